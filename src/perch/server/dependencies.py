@@ -1,0 +1,41 @@
+"""Typed dependencies every endpoint uses: the runtime, a session, the caller's account."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perch.server.auth import service as auth_service
+from perch.server.errors import Unauthorized
+from perch.server.models import Account
+from perch.server.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).session() as session:
+        yield session
+
+
+async def get_account(
+    session: Annotated[AsyncSession, Depends(get_session, scope="function")],
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Account:
+    key = auth_service.key_from_headers(x_api_key, authorization)
+    account = await auth_service.authenticate(session, key)
+    if account is None:
+        raise Unauthorized()
+    return account
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+AccountDep = Annotated[Account, Depends(get_account)]

@@ -1,0 +1,114 @@
+"""The Runtime: what a process builds once and every request or job uses.
+
+Built by the API's lifespan, by ``perch worker`` and by the CLI; never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from perch.server.config import Environment, Settings
+from perch.server.db import create_engine, create_sessionmaker, session_scope
+from perch.server.kit.crypto import SecretBox, load_or_create_key_file
+from perch.server.worker import catalog
+from perch.server.worker.broker import build_broker, register_run_job
+from perch.server.worker.queue import DISPATCH, NODE
+
+log = structlog.get_logger(__name__)
+
+
+class ConfigError(Exception):
+    """The settings cannot work as given; the message says what to change."""
+
+
+def resolve_secret_keys(settings: Settings) -> list[str]:
+    if settings.secret_keys:
+        return [key.get_secret_value() for key in settings.secret_keys]
+    if settings.env == Environment.development and settings.is_sqlite:
+        return [load_or_create_key_file(settings.secret_key_file)]
+    raise ConfigError(
+        "PERCH_SECRET_KEYS is required outside the embedded default "
+        "(generate one with `perch secrets generate-key`)"
+    )
+
+
+def client_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """Verifying TLS context for mail servers and HTTP APIs, plus PERCH_TLS_CA_FILE if set."""
+    context = ssl.create_default_context()
+    if settings.tls_ca_file is not None:
+        context.load_verify_locations(cafile=str(settings.tls_ca_file))
+    return context
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        catalog.load_all()
+        self.settings = settings
+        self.node = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.secrets = SecretBox(resolve_secret_keys(settings))
+        self.ssl_context = client_ssl_context(settings)
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.http = httpx.AsyncClient(verify=self.ssl_context, timeout=httpx.Timeout(20.0))
+        self.broker: AsyncBroker = build_broker(settings.broker_url, settings.broker_queue)
+        self._run_job_task = register_run_job(self.broker, self._run_job)
+        self.state: dict[str, Any] = {}
+        self.broker_started = False
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with session_scope(self.sessionmaker) as session:
+            session.info[DISPATCH] = self.dispatch
+            session.info[NODE] = self.node
+            yield session
+
+    async def dispatch(self, job_id: int) -> None:
+        """Hand a job id to the broker. A failure only delays the job: the sweep re-delivers.
+
+        Before ``start_broker`` (the CLI, tests driving jobs by hand) jobs are only recorded."""
+        if not self.broker_started:
+            return
+        try:
+            await self._run_job_task.kiq(job_id)
+        except Exception as e:
+            log.warning("job.dispatch_failed", job_id=job_id, error=str(e))
+
+    async def _run_job(self, job_id: int) -> None:
+        from perch.server.worker.runner import run_job
+
+        await run_job(self, job_id)
+
+    async def broker_ping(self) -> None:
+        """Raises when the broker cannot be reached."""
+        pool = getattr(self.broker, "connection_pool", None)
+        if pool is not None:  # taskiq-redis
+            from redis.asyncio import Redis
+
+            async with Redis(connection_pool=pool) as client:
+                await asyncio.wait_for(client.ping(), timeout=3)
+            return
+        connection = getattr(self.broker, "write_conn", None)
+        if connection is not None and connection.is_closed:  # taskiq-aio-pika
+            raise ConnectionError("AMQP connection is closed")
+
+    async def start_broker(self, *, worker: bool = False) -> None:
+        self.broker.is_worker_process = worker
+        await self.broker.startup()
+        self.broker_started = True
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.broker.shutdown(), timeout=10)
+        await self.http.aclose()
+        await self.engine.dispose()
