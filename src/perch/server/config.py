@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    # Mailbox verification and mail transport (SMTP/IMAP)
+    mail_timeout: Duration = timedelta(seconds=15)  # each connect / TLS / command step
+    verify_concurrency: int = Field(default=50, ge=1)  # mailboxes verified at once per batch
+    verify_per_host: int = Field(default=8, ge=1)  # connections at once to one server host
+    # Completion e-mails (``MAIL`` notifications): smtps://user:pass@host:465 (implicit TLS) or
+    # smtp://user:pass@host:587 (STARTTLS); unset means such mails are not sent.
+    notify_smtp_url: SecretStr | None = None
+    notify_from: str | None = None
+
+    # Outside HTTP APIs (Microsoft Graph, Google)
+    http_max_retries: int = Field(default=4, ge=0)  # for 429 and 5xx, honouring Retry-After
+
     @field_validator("secret_keys", "allowed_networks", "dns_nameservers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from perch.server.models.base import Base, BigIntId, CreatedMixin, IdMixin
+
+
+class MailboxProvider(StrEnum):
+    """Values of ``details.provider`` in ``GET /rest/v2/mailboxes``."""
+
+    custom = "CUSTOM"
+    microsoft = "MICROSOFT"
+    google = "GOOGLE"
+
+
+class MailboxTransport(StrEnum):
+    smtp = "SMTP"  # send over SMTP, read over IMAP
+    graph = "GRAPH"  # send and read through Microsoft Graph
+
+
+class MailboxStatus(StrEnum):
+    connected = "CONNECTED"
+    conditionally_connected = "CONDITIONALLY_CONNECTED"
+
+
+class Mailbox(IdMixin, CreatedMixin, Base):
+    """A connected sending mailbox. Its ``id`` is the *SMTP id* of the Woodpecker API.
+
+    The receiving side is ``MailboxImap`` with its own id (the *IMAP id*). Secrets are stored
+    encrypted (``*_encrypted``, see ``Runtime.secrets``) and decrypted only where used.
+    """
+
+    __tablename__ = "mailbox"
+    __table_args__ = (UniqueConstraint("account_id", "email"),)
+
+    account_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))  # lower-case
+    provider: Mapped[MailboxProvider] = mapped_column(String(20), default=MailboxProvider.custom)
+    transport: Mapped[MailboxTransport] = mapped_column(String(10), default=MailboxTransport.smtp)
+    status: Mapped[MailboxStatus] = mapped_column(String(30), default=MailboxStatus.connected)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    from_name: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    smtp_login: Mapped[str | None] = mapped_column(String(320), default=None)
+    smtp_server: Mapped[str | None] = mapped_column(String(255), default=None)
+    smtp_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    smtp_password_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+
+    footer: Mapped[str | None] = mapped_column(Text, default=None)
+    bcc: Mapped[str | None] = mapped_column(String(320), default=None)
+    open_tracking_domain: Mapped[str | None] = mapped_column(String(255), default=None)
+    click_tracking_domain: Mapped[str | None] = mapped_column(String(255), default=None)
+    unsubscribe_tracking_domain: Mapped[str | None] = mapped_column(String(255), default=None)
+    sending_wait_time_from: Mapped[int | None] = mapped_column(Integer, default=None)  # seconds
+    sending_wait_time_to: Mapped[int | None] = mapped_column(Integer, default=None)  # seconds
+    daily_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    microsoft_credential_id: Mapped[int | None] = mapped_column(
+        BigIntId,
+        ForeignKey("microsoft_credential.id", ondelete="RESTRICT"),
+        index=True,
+        default=None,
+    )
+    graph_user_id: Mapped[str | None] = mapped_column(String(100), default=None)
+
+
+class MailboxImap(IdMixin, CreatedMixin, Base):
+    """The receiving side of a mailbox. Its ``id`` is the *IMAP id* of the Woodpecker API.
+
+    For Graph mailboxes there is no IMAP server: the record exists so that the inbox can be
+    filtered by IMAP id as with every other mailbox, and it reads through Graph.
+    """
+
+    __tablename__ = "mailbox_imap"
+
+    account_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    mailbox_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("mailbox.id", ondelete="CASCADE"), unique=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    login: Mapped[str | None] = mapped_column(String(320), default=None)
+    server: Mapped[str | None] = mapped_column(String(255), default=None)
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    password_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
