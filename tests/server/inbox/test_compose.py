@@ -53,8 +53,7 @@ def test_references_keep_the_chain_and_add_the_original() -> None:
 def test_html_to_text() -> None:
     html = '<html><head><style>p{}</style></head><body><p>Hi&nbsp;Richard,</p><p>See <a href="https://pp.test/x">this</a><br>Thanks</p><ul><li>one</li><li>two</li></ul><script>x()</script></body></html>'
     assert (
-        html_to_text(html)
-        == "Hi Richard,\n\nSee this (https://pp.test/x)\nThanks\n\n- one\n- two"
+        html_to_text(html) == "Hi Richard,\n\nSee this (https://pp.test/x)\nThanks\n\n- one\n- two"
     )
 
 
