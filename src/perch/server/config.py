@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Outside HTTP APIs (Microsoft Graph, Google)
     http_max_retries: int = Field(default=4, ge=0)  # for 429 and 5xx, honouring Retry-After
 
+    # deliverability: total time for one DNS question (all nameservers, retries included)
+    dns_timeout: Duration = timedelta(seconds=5)
+
     @field_validator("secret_keys", "allowed_networks", "dns_nameservers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
