@@ -24,7 +24,7 @@ def test_another_key_or_purpose_does_not_verify() -> None:
     for other in (CursorCodec("other", "inbox"), CursorCodec("secret", "other")):
         with pytest.raises(InvalidCursor):
             other.decode(cursor, {})
-    body, signature = cursor.split(".")
+    _body, signature = cursor.split(".")
     tampered = CursorCodec("secret", "inbox").encode({"id": 2}, {}).split(".")[0] + "." + signature
     with pytest.raises(InvalidCursor):
         CursorCodec("secret", "inbox").decode(tampered, {})
