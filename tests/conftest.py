@@ -1,4 +1,5 @@
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
+    "tests.fixtures.peers",
 ]
