@@ -89,7 +89,7 @@ async def test_printed_credentials_log_in_over_smtp(sandbox: Running) -> None:
             message,
             hostname=box["smtp_server"],
             port=box["smtp_port"],
-            use_tls=True,
+            start_tls=True,
             tls_context=_tls(sandbox),
             username=box["smtp_email"],
             password=box["smtp_password"],
@@ -99,10 +99,9 @@ async def test_printed_credentials_log_in_over_smtp(sandbox: Running) -> None:
 
 async def test_printed_credentials_log_in_over_imap(sandbox: Running) -> None:
     def login(box: dict[str, Any]) -> list[str]:
-        client = IMAPClient(
-            box["imap_server"], box["imap_port"], ssl=True, ssl_context=_tls(sandbox), timeout=5
-        )
+        client = IMAPClient(box["imap_server"], box["imap_port"], ssl=False, timeout=5)
         try:
+            client.starttls(_tls(sandbox))
             client.login(box["imap_email"], box["imap_password"])
             return [name for _, _, name in client.list_folders()]
         finally:
@@ -116,11 +115,11 @@ async def test_printed_nameserver_serves_the_demo_zone(sandbox: Running) -> None
     host, port = sandbox.settings["PERCH_DNS_NAMESERVERS"].rsplit(":", 1)
     resolver = dns.asyncresolver.Resolver(configure=False)
     resolver.nameservers, resolver.port, resolver.lifetime = [host], int(port), 2.0
-    answer = await resolver.resolve("smtp.perch.test", "A")
+    answer = await resolver.resolve("smtp.perch.example", "A")
     assert [r.address for r in answer] == ["127.0.0.1"]
-    spf = await resolver.resolve("perch.test", "TXT")
+    spf = await resolver.resolve("perch.example", "TXT")
     assert [b"".join(r.strings) for r in spf] == [b"v=spf1 ip4:127.0.0.1 -all"]
-    dkim = await resolver.resolve("selector2._domainkey.perch.test", "TXT")
+    dkim = await resolver.resolve("selector2._domainkey.perch.example", "TXT")
     assert b"".join(next(iter(dkim)).strings).startswith(b"v=DKIM1; k=rsa; p=MII")
 
 

@@ -33,7 +33,7 @@ from perch.sandbox.dns import SandboxDNS
 from perch.sandbox.imap import SandboxIMAP
 from perch.sandbox.smtp import SandboxSMTP
 
-DOMAIN = "perch.test"
+DOMAIN = "perch.example"
 DEMO_LOGINS = (f"demo@{DOMAIN}", f"demo2@{DOMAIN}")
 ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
 BULK_PATH = "/rest/v2/mailboxes/manual_connection/bulk"
@@ -50,9 +50,9 @@ class _Peers:
 
 
 def demo_zone(host: str = "127.0.0.1") -> str:
-    """The ``perch.test`` zone: A/AAAA, MX, SPF, DMARC and two DKIM selectors (TXT, CNAME)."""
+    """The ``perch.example`` zone: A/AAAA, MX, SPF, DMARC and two DKIM selectors (TXT, CNAME)."""
     dkim = _dkim_record()
-    target = "selector2-perch-test._domainkey.tenant.onmicrosoft.test."
+    target = "selector2-perch-example._domainkey.tenant.onmicrosoft.example."
     rtype, spf_ip = ("AAAA", "ip6") if ":" in host else ("A", "ip4")
     return "\n".join(
         [
@@ -80,6 +80,9 @@ def _dkim_record() -> str:
     return " ".join(f'"{chunk}"' for chunk in chunks)
 
 
+# The bodies use the STARTTLS ports: Perch speaks implicit TLS only on 465 and 993, and the
+# sandbox listens on random ports. (Addresses use the reserved ``.example`` name because
+# ``.test`` is refused as an e-mail domain.)
 def bulk_body(mailboxes: list[dict[str, Any]]) -> dict[str, Any]:
     """A ``POST manual_connection/bulk`` request body."""
     return {"mailboxes": mailboxes}
@@ -90,11 +93,11 @@ def _mailbox_entry(login: str, password: str, peers: _Peers) -> dict[str, Any]:
         "smtp_email": login,
         "smtp_password": password,
         "smtp_server": peers.smtp.host,
-        "smtp_port": peers.smtp.implicit_port,
+        "smtp_port": peers.smtp.starttls_port,
         "imap_email": login,
         "imap_password": password,
         "imap_server": peers.imap.host,
-        "imap_port": peers.imap.implicit_port,
+        "imap_port": peers.imap.starttls_port,
     }
 
 
