@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    # Rate limits per API key (see perch.server.ratelimit)
+    rate_concurrency: int = Field(default=2, ge=1)  # requests processed at a time
+    rate_queue: int = Field(default=6, ge=0)  # requests allowed to wait
+    rate_wait: Duration = timedelta(seconds=15)  # longest wait in the queue
+
     # Mailbox verification and mail transport (SMTP/IMAP)
     mail_timeout: Duration = timedelta(seconds=15)  # each connect / TLS / command step
     verify_concurrency: int = Field(default=50, ge=1)  # mailboxes verified at once per batch

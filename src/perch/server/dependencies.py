@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.auth import service as auth_service
 from perch.server.errors import Unauthorized
+from perch.server.kit.crypto import hash_api_key
 from perch.server.models import Account
 from perch.server.runtime import Runtime
 
@@ -25,17 +26,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 async def get_account(
+    request: Request,
     session: Annotated[AsyncSession, Depends(get_session, scope="function")],
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Account:
+) -> AsyncIterator[Account]:
+    """The caller's account; the request then holds one of its key's rate-limit slots."""
     key = auth_service.key_from_headers(x_api_key, authorization)
     account = await auth_service.authenticate(session, key)
-    if account is None:
+    if account is None or key is None:
         raise Unauthorized()
-    return account
+    async with get_runtime(request).limiter.slot(hash_api_key(key)):
+        yield account
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-AccountDep = Annotated[Account, Depends(get_account)]
+AccountDep = Annotated[Account, Depends(get_account, scope="function")]

@@ -4,7 +4,7 @@
 
 Every route of such a router renders *all* its errors in that dialect, including 401 from
 the auth dependency, request validation failures, malformed JSON and unexpected exceptions
-(500). 401 and 500 are declared on every route automatically; declare the others with
+(500). 401, 429 and 500 are declared on every route automatically; declare others with
 ``responses=DIALECT.responses(400, 404)``.
 """
 
@@ -41,7 +41,8 @@ class DialectRoute(APIRoute):
     dialect: ClassVar[Dialect] = PROBLEM
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        responses = {**self.dialect.responses(401, 500), **(kwargs.pop("responses", None) or {})}
+        declared = kwargs.pop("responses", None) or {}
+        responses = {**self.dialect.responses(401, 429, 500), **declared}
         super().__init__(path, endpoint, responses=responses, **kwargs)
         if self.body_field is not None or self.dependant.path_params or self.dependant.query_params:
             validation = self.dialect.responses(*self.dialect.validation_statuses)

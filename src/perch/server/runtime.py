@@ -21,6 +21,7 @@ from taskiq import AsyncBroker
 from perch.server.config import Environment, Settings
 from perch.server.db import create_engine, create_sessionmaker, session_scope
 from perch.server.kit.crypto import SecretBox, load_or_create_key_file
+from perch.server.ratelimit import KeyLimiter
 from perch.server.worker import catalog
 from perch.server.worker.broker import build_broker, register_run_job
 from perch.server.worker.queue import DISPATCH, NODE
@@ -64,6 +65,9 @@ class Runtime:
         self.broker: AsyncBroker = build_broker(settings.broker_url, settings.broker_queue)
         self._run_job_task = register_run_job(self.broker, self._run_job)
         self.state: dict[str, Any] = {}
+        self.limiter = KeyLimiter(
+            settings.rate_concurrency, settings.rate_queue, settings.rate_wait.total_seconds()
+        )
         self.broker_started = False
 
     @contextlib.asynccontextmanager
