@@ -24,6 +24,7 @@ Faults and observation, safe to change while it serves::
     fake.outage = True                                    # every Graph request: 503
     fake.latency = 0.1                                    # seconds before every answer
     fake.tokens.lifetime = 3599                           # expires_in of new tokens
+    fake.tokens.revoke_all()                              # issued tokens now get 401
     fake.requests                                         # what was asked, in order
     fake.peak_concurrency[user.id]                        # most mailbox requests at once
 

@@ -103,6 +103,10 @@ class Tokens:
             "access_token": token,
         }
 
+    def revoke_all(self) -> None:
+        """Every token issued so far stops working (Graph answers 401)."""
+        self._issued.clear()
+
     def caller(self, authorization: str) -> Caller | None:
         scheme, _, token = authorization.partition(" ")
         found = self._issued.get(token) if scheme.lower() == "bearer" else None
