@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # deliverability: total time for one DNS question (all nameservers, retries included)
     dns_timeout: Duration = timedelta(seconds=5)
 
+    # domain: Google Workspace mailboxes (GET /rest/v2/domains/providers, ordering)
+    google_mailbox_price: float = Field(default=0.0, ge=0)  # shown as email_account_price
+    domain_currency: str = "USD"  # shown as the providers' currency
+    domain_max_mailboxes: int = Field(default=10, ge=1)  # mailboxes per domain
+
     @field_validator("secret_keys", "allowed_networks", "dns_nameservers", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
