@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from perch.cli import api_keys, database, secrets, serve
+from perch.cli import accounts, api_keys, database, secrets, serve
 
 app = typer.Typer(
     help="Perch: self-hosted mailboxes, domains and inbox behind the Woodpecker REST API v2.",
@@ -14,6 +14,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("sandbox")(serve.sandbox)
+app.add_typer(accounts.app, name="account")
 app.add_typer(api_keys.app, name="api-key")
 app.add_typer(database.app, name="db")
 app.add_typer(secrets.app, name="secrets")

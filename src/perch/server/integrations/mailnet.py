@@ -36,6 +36,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlparse
 
 from perch.server.integrations import net
 
@@ -381,3 +382,10 @@ def auth_hint(protocol: str, reply: str) -> str:
         f"check {login} and the password; providers with two-step verification "
         "(Gmail, Outlook, Yahoo, iCloud) need an app password"
     )
+
+
+def helo_name(public_url: str) -> str:
+    """The name to give in EHLO: Perch's public host name when it has one, else localhost."""
+    host = urlparse(public_url).hostname or ""
+    is_name = "." in host and not host.replace(".", "").isdigit()
+    return host if is_name else "localhost"

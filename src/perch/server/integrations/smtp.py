@@ -109,13 +109,15 @@ class SmtpConnector:
         self.allowed = allowed
         self.local_hostname = local_hostname
 
-    async def open(self, server: MailServer, login: str, password: str) -> SmtpSession:
-        """Connect, start TLS as ``server.security`` says, and log in."""
+    async def open(self, server: MailServer, login: str | None, password: str) -> SmtpSession:
+        """Connect, start TLS as ``server.security`` says, and log in (unless ``login`` is None:
+        a relay that needs no AUTH)."""
         client = await self._connect(server)
         session = SmtpSession(client, server, self.timeout)
         try:
             await self._starttls(client, server)
-            await self._step(client.login(login, password), server, "auth")
+            if login is not None:
+                await self._step(client.login(login, password), server, "auth")
         except BaseException:
             client.close()
             raise
@@ -124,7 +126,7 @@ class SmtpConnector:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, server: MailServer, login: str, password: str
+        self, server: MailServer, login: str | None, password: str
     ) -> AsyncIterator[SmtpSession]:
         session = await self.open(server, login, password)
         try:
@@ -135,7 +137,7 @@ class SmtpConnector:
     async def send(
         self,
         server: MailServer,
-        login: str,
+        login: str | None,
         password: str,
         message: EmailMessage,
         *,
