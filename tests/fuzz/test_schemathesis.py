@@ -78,5 +78,7 @@ async def test_every_operation_survives_fuzzing(tmp_path: Path) -> None:
     selected = re.search(r"Selected: (\d+)/(\d+)", result.stdout)
     tested = re.search(r"Tested: (\d+)", result.stdout)
     assert selected and tested, result.stdout[-3000:]
-    assert selected.group(1) == selected.group(2) == tested.group(1)  # every operation was exercised
+    assert (
+        selected.group(1) == selected.group(2) == tested.group(1)
+    )  # every operation was exercised
     assert "No issues found" in result.stdout
