@@ -73,6 +73,7 @@ async def test_every_operation_survives_fuzzing(tmp_path: Path) -> None:
             text=True,
             timeout=900,
             env=perch_env(),
+            cwd=tmp_path,
         )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     selected = re.search(r"Selected: (\d+)/(\d+)", result.stdout)
