@@ -1,0 +1,24 @@
+"""SQL for Google Workspace connections."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perch.server.models.google_connection import GoogleConnection
+
+
+async def for_account(session: AsyncSession, account_id: int) -> GoogleConnection | None:
+    stmt = select(GoogleConnection).where(GoogleConnection.account_id == account_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def add(session: AsyncSession, connection: GoogleConnection) -> None:
+    session.add(connection)
+    await session.flush()
+
+
+async def remove(session: AsyncSession, account_id: int) -> bool:
+    stmt = delete(GoogleConnection).where(GoogleConnection.account_id == account_id)
+    result = await session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
