@@ -6,21 +6,25 @@ The three run at the same time. The outcome is
 * ``CONDITIONALLY_CONNECTED``: SMTP works, something that does not stop sending failed;
 * ``FAILED``: SMTP does not work (whatever else was found is listed too).
 
-Each failure is a problem dict (``ProblemRead``): service, code, stage, server, reply, hint,
-message, retryable. Connections to one server host are bounded by ``HostLimiter``.
+Tracking domains are looked up (A/AAAA, CNAMEs followed) through PERCH_DNS_NAMESERVERS, like the
+deliverability checks. Each failure is a problem dict (``ProblemRead``): service, code, stage,
+server, reply, hint, message, retryable. Connections to one server host are bounded by
+``HostLimiter``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import dns.exception
+import dns.resolver
 import structlog
 
-from perch.server.integrations import net
+from perch.server.integrations import dns as dns_integration
 from perch.server.integrations.imap import ImapConnector
 from perch.server.integrations.mailnet import MailError, MailPermanent, MailServer, MailTransient
 from perch.server.integrations.smtp import SmtpConnector
@@ -63,14 +67,39 @@ class HostLimiter:
             yield
 
 
+class DomainLookup:
+    """Does a name resolve (A or AAAA, CNAMEs followed)? Asked of PERCH_DNS_NAMESERVERS."""
+
+    def __init__(self, nameservers: Sequence[str], timeout: float) -> None:
+        self._nameservers = list(nameservers)
+        self._timeout = timeout
+
+    async def exists(self, name: str) -> bool:
+        try:
+            resolver = dns_integration.build_resolver(self._nameservers, self._timeout)
+            for rdtype in ("A", "AAAA"):
+                with contextlib.suppress(dns.resolver.NoAnswer):
+                    await resolver.resolve(name, rdtype, search=False)
+                    return True
+        except dns.resolver.NXDOMAIN:
+            return False
+        except dns.exception.DNSException as e:
+            raise dns_integration.DnsUnavailable(type(e).__name__) from e
+        return False
+
+
 class Checker:
     def __init__(
-        self, smtp: SmtpConnector, imap: ImapConnector, hosts: HostLimiter, timeout: float
+        self,
+        smtp: SmtpConnector,
+        imap: ImapConnector,
+        hosts: HostLimiter,
+        domains: DomainLookup,
     ) -> None:
         self.smtp = smtp
         self.imap = imap
         self.hosts = hosts
-        self.timeout = timeout
+        self.domains = domains
 
     async def check(self, spec: MailboxCheck) -> Outcome:
         tracking = [
@@ -102,19 +131,18 @@ class Checker:
 
     async def _tracking(self, domain: str) -> None:
         try:
-            async with asyncio.timeout(self.timeout):
-                await net.resolve(domain, 443)
-        except net.HostNotFound as e:
+            found = await self.domains.exists(domain)
+        except dns_integration.DnsUnavailable as e:
+            message = f"looking up the tracking domain {domain} failed: {e}"
+            raise MailTransient("DNS_LOOKUP_FAILED", "dns", message, server=domain) from e
+        if not found:
             raise MailPermanent(
                 "TRACKING_DOMAIN_NOT_FOUND",
                 "dns",
                 f"the tracking domain {domain} does not resolve",
                 server=domain,
                 hint=f"point {domain} at your tracking host with a CNAME record",
-            ) from e
-        except TimeoutError as e:
-            message = f"looking up {domain} timed out"
-            raise MailTransient("DNS_TIMEOUT", "dns", message, server=domain) from e
+            )
 
     async def _guarded(self, service: str, check: Any) -> Problem | None:
         try:

@@ -21,7 +21,7 @@ from perch.server.integrations.mailnet import MailServer, security_for_port
 from perch.server.integrations.smtp import SmtpConnector
 from perch.server.kit.crypto import SecretBox
 from perch.server.mailbox import batch_service, repository
-from perch.server.mailbox.checks import Checker, HostLimiter, MailboxCheck
+from perch.server.mailbox.checks import Checker, DomainLookup, HostLimiter, MailboxCheck
 from perch.server.mailbox.schemas import MailboxSettings
 from perch.server.models.mailbox_batch_item import MailboxBatchItem
 from perch.server.runtime import Runtime
@@ -60,7 +60,8 @@ async def _verify(runtime: Runtime, items: list[MailboxBatchItem]) -> None:
             allowed=settings.allowed_networks,
             local_hostname=mailnet.helo_name(settings.public_url),
         )
-        checker = Checker(smtp, imap, HostLimiter(settings.verify_per_host), timeout)
+        domains = DomainLookup(settings.dns_nameservers, timeout)
+        checker = Checker(smtp, imap, HostLimiter(settings.verify_per_host), domains)
         results = await asyncio.gather(
             *(_verify_one(runtime, checker, slots, item) for item in items),
             return_exceptions=True,
