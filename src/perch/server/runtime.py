@@ -57,7 +57,9 @@ class Runtime:
         catalog.load_all()
         self.settings = settings
         self.node = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self.secrets = SecretBox(resolve_secret_keys(settings))
+        keys = resolve_secret_keys(settings)
+        self.secrets = SecretBox(keys)
+        self.secret_material = keys[0]  # derives signing keys (cursors); never logged
         self.ssl_context = client_ssl_context(settings)
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)

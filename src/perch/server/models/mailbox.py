@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from perch.server.models.base import Base, BigIntId, CreatedMixin, IdMixin
+from perch.server.models.base import Base, BigIntId, CreatedMixin, IdMixin, UTCDateTime
 
 
 class MailboxProvider(StrEnum):
@@ -89,3 +90,13 @@ class MailboxImap(IdMixin, CreatedMixin, Base):
     server: Mapped[str | None] = mapped_column(String(255), default=None)
     port: Mapped[int | None] = mapped_column(Integer, default=None)
     password_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+
+    # Inbox sync state (IMAP: UIDVALIDITY + highest UID seen; Graph: newest receivedDateTime)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    graph_cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    sent_folder: Mapped[str | None] = mapped_column(String(255), default=None)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    sync_error: Mapped[str | None] = mapped_column(Text, default=None)
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -1,0 +1,92 @@
+"""SQL for inbox messages and the outbound ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Result, Select, and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perch.server.models import Mailbox, MailboxImap
+from perch.server.models.inbox_message import InboxMessage
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    classifications: tuple[str, ...]
+    mailbox_imap_ids: tuple[int, ...] | None
+    phrases: tuple[str, ...]
+    read: bool | None
+
+
+def _filtered(account_id: int, filters: MessageFilter) -> Select[InboxMessage, Mailbox]:
+    stmt = (
+        select(InboxMessage, Mailbox)
+        .join(Mailbox, Mailbox.id == InboxMessage.mailbox_id)
+        .where(InboxMessage.account_id == account_id)
+    )
+    if not filters.classifications:
+        return stmt.where(false())
+    stmt = stmt.where(InboxMessage.classification.in_(filters.classifications))
+    if filters.mailbox_imap_ids is not None:
+        stmt = stmt.where(InboxMessage.mailbox_imap_id.in_(filters.mailbox_imap_ids))
+    if filters.read is not None:
+        stmt = stmt.where(InboxMessage.is_read.is_(filters.read))
+    if filters.phrases:
+        stmt = stmt.where(or_(*(_matches(phrase) for phrase in filters.phrases)))
+    return stmt
+
+
+def _matches(phrase: str) -> ColumnElement[bool]:
+    pattern = (
+        "%" + phrase.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    )
+    columns = (
+        InboxMessage.subject,
+        InboxMessage.body_text,
+        InboxMessage.from_email,
+        InboxMessage.from_name,
+    )
+    return or_(*(col.ilike(pattern, escape="\\") for col in columns))
+
+
+async def page(
+    session: AsyncSession,
+    account_id: int,
+    filters: MessageFilter,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    after_id: int | None = None,
+) -> list[tuple[InboxMessage, Mailbox]]:
+    """Newest first. ``before_id`` walks to older messages, ``after_id`` back to newer ones.
+    Returns up to ``limit + 1`` rows so the caller knows whether there is more."""
+    stmt = _filtered(account_id, filters)
+    if after_id is not None:
+        stmt = stmt.where(InboxMessage.id > after_id).order_by(InboxMessage.id.asc())
+        return _pairs(await session.execute(stmt.limit(limit + 1)))
+    if before_id is not None:
+        stmt = stmt.where(InboxMessage.id < before_id)
+    newest_first = stmt.order_by(InboxMessage.id.desc()).limit(limit + 1)
+    return _pairs(await session.execute(newest_first))
+
+
+def _pairs(result: Result[InboxMessage, Mailbox]) -> list[tuple[InboxMessage, Mailbox]]:
+    return [(row[0], row[1]) for row in result]
+
+
+async def message(session: AsyncSession, account_id: int, message_id: int) -> InboxMessage | None:
+    stmt = select(InboxMessage).where(
+        and_(InboxMessage.id == message_id, InboxMessage.account_id == account_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def mailbox(session: AsyncSession, account_id: int, mailbox_id: int) -> Mailbox | None:
+    stmt = select(Mailbox).where(Mailbox.id == mailbox_id, Mailbox.account_id == account_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def imap_of(session: AsyncSession, mailbox_id: int) -> MailboxImap | None:
+    stmt = select(MailboxImap).where(MailboxImap.mailbox_id == mailbox_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
