@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     google_directory_url: str = "https://admin.googleapis.com/admin/directory/v1"
     public_url: str = "http://127.0.0.1:8000"
     inbox_poll_seconds: int = Field(default=60, ge=1)
+    inbox_initial_limit: int = Field(default=5000, ge=0)  # newest messages of a first sync
     scheduler_tick: Duration = timedelta(seconds=2)
     job_lease: Duration = timedelta(seconds=60)
     heartbeat_interval: Duration = timedelta(seconds=60)

@@ -7,8 +7,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import ipaddress
+from pathlib import Path
+
 import pytest
 
+from perch.sandbox import SandboxIMAP, SandboxSMTP
+from perch.server.config import Settings
 from perch.server.models import Mailbox, MailboxImap
 from perch.server.models.inbox_message import InboxMessage
 from perch.server.runtime import Runtime
@@ -64,5 +69,49 @@ def make_message(runtime: Runtime) -> MakeMessage:
             session.add(message)
             await session.flush()
         return message
+
+    return make
+
+
+@pytest.fixture
+def settings(settings: Settings, ca_bundle: Path) -> Settings:
+    """Inbox tests talk to the sandbox peers on loopback, with the sandbox CA."""
+    return settings.model_copy(
+        update={"allowed_networks": [ipaddress.ip_network("127.0.0.0/8")], "tls_ca_file": ca_bundle}
+    )
+
+
+MakePeerMailbox = Callable[..., Awaitable[tuple[Mailbox, MailboxImap]]]
+
+
+@pytest.fixture
+def make_peer_mailbox(
+    make_mailbox: MakeMailbox, runtime: Runtime, smtp_server: SandboxSMTP, imap_server: SandboxIMAP
+) -> MakePeerMailbox:
+    """A mailbox connected to the sandbox SMTP and IMAP servers (STARTTLS ports)."""
+
+    async def make(
+        account_id: int, login: str, password: str, **fields: Any
+    ) -> tuple[Mailbox, MailboxImap]:
+        secret = runtime.secrets.encrypt(password)
+        mailbox, imap = await make_mailbox(
+            account_id,
+            login,
+            smtp_login=login,
+            smtp_server=smtp_server.host,
+            smtp_port=smtp_server.starttls_port,
+            smtp_password_encrypted=secret,
+            **fields,
+        )
+        async with runtime.session() as session:
+            row = await session.get(MailboxImap, imap.id)
+            assert row is not None
+            row.login, row.server, row.port, row.password_encrypted = (
+                login,
+                imap_server.host,
+                imap_server.starttls_port,
+                secret,
+            )
+        return mailbox, row
 
     return make

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, Result, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Result, Select, and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.models import Mailbox, MailboxImap
 from perch.server.models.inbox_message import InboxMessage
+from perch.server.models.outbound_message import OutboundMessage
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,63 @@ async def mailbox(session: AsyncSession, account_id: int, mailbox_id: int) -> Ma
 async def imap_of(session: AsyncSession, mailbox_id: int) -> MailboxImap | None:
     stmt = select(MailboxImap).where(MailboxImap.mailbox_id == mailbox_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def known_keys(session: AsyncSession, imap_id: int, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    stmt = select(InboxMessage.dedupe_key).where(
+        InboxMessage.mailbox_imap_id == imap_id, InboxMessage.dedupe_key.in_(keys)
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def own_message_ids(session: AsyncSession, account_id: int, ids: list[str]) -> set[str]:
+    """Which of these Message-IDs Perch itself sent (the outbound ledger)."""
+    if not ids:
+        return set()
+    stmt = select(OutboundMessage.message_id).where(
+        OutboundMessage.account_id == account_id, OutboundMessage.message_id.in_(ids)
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def add_message(session: AsyncSession, message: InboxMessage) -> None:
+    session.add(message)
+    await session.flush()
+
+
+async def relocate(
+    session: AsyncSession, imap_id: int, key: str, uidvalidity: int, uid: int
+) -> None:
+    """A known message got a new UID (UIDVALIDITY changed): remember where it is now."""
+    stmt = update(InboxMessage).where(
+        InboxMessage.mailbox_imap_id == imap_id, InboxMessage.dedupe_key == key
+    )
+    await session.execute(stmt.values(uidvalidity=uidvalidity, uid=uid))
+
+
+async def imap_with_mailbox(
+    session: AsyncSession, imap_id: int
+) -> tuple[MailboxImap, Mailbox] | None:
+    stmt = (
+        select(MailboxImap, Mailbox)
+        .join(Mailbox, Mailbox.id == MailboxImap.mailbox_id)
+        .where(MailboxImap.id == imap_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def due_for_sync(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    stmt = (
+        select(MailboxImap.id)
+        .where(or_(MailboxImap.next_sync_at.is_(None), MailboxImap.next_sync_at <= now))
+        .order_by(MailboxImap.next_sync_at.nulls_first(), MailboxImap.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def save_sync_state(session: AsyncSession, imap_id: int, **values: object) -> None:
+    await session.execute(update(MailboxImap).where(MailboxImap.id == imap_id).values(**values))
