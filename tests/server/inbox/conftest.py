@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
