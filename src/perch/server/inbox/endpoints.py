@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Header, Query, Request
+from fastapi.responses import Response
 
 from perch.server.dependencies import AccountDep, RuntimeDep, SessionDep
 from perch.server.errors import PROBLEM
+from perch.server.inbox import reply as reply_service
 from perch.server.inbox import service
-from perch.server.inbox.schemas import InboxPage
+from perch.server.inbox.schemas import InboxPage, ReplyCreate
 from perch.server.kit.cursors import CursorCodec
+from perch.server.mailbox import schemas as mailbox_schemas
 from perch.server.routing import dialect_router
 
 router = dialect_router(PROBLEM, prefix="/rest/v2/inbox", tags=["inbox"])
@@ -49,3 +52,36 @@ async def list_messages(
     )
     codec = CursorCodec(runtime.secret_material, "inbox")
     return await service.list_messages(session, codec, account.id, query)
+
+
+REPLY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": mailbox_schemas.request_schema(ReplyCreate)}},
+    }
+}
+
+
+@router.post(
+    "/messages/{id}/reply",
+    summary="Reply to a message",
+    status_code=200,
+    response_class=Response,
+    responses={
+        200: {"description": "Message passed to SMTP for delivery", "content": {}},
+        **PROBLEM.responses(400, 404),
+    },
+    openapi_extra=REPLY_BODY,
+)
+async def reply_to_message(
+    id: int,
+    request: Request,
+    account: AccountDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="Retrying with the same key never sends twice"),
+    ] = None,
+) -> Response:
+    await reply_service.reply(runtime, account.id, id, await request.body(), idempotency_key)
+    return Response(status_code=200)

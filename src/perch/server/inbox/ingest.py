@@ -42,7 +42,7 @@ class Parsed:
 
 
 def parse_message(raw: bytes) -> EmailMessage:
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return message_from_bytes(raw, policy=policy.default)
 
 
 def dedupe_key(message_id: str | None, raw: bytes) -> str:

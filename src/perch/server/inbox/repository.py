@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -152,3 +153,35 @@ async def due_for_sync(session: AsyncSession, now: datetime, limit: int) -> list
 
 async def save_sync_state(session: AsyncSession, imap_id: int, **values: object) -> None:
     await session.execute(update(MailboxImap).where(MailboxImap.id == imap_id).values(**values))
+
+
+async def outbound_by_key(
+    session: AsyncSession, account_id: int, key: str
+) -> OutboundMessage | None:
+    stmt = select(OutboundMessage).where(
+        OutboundMessage.account_id == account_id, OutboundMessage.idempotency_key == key
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def outbound(session: AsyncSession, outbound_id: int) -> OutboundMessage | None:
+    return await session.get(OutboundMessage, outbound_id)
+
+
+async def claim_outbound(session: AsyncSession, outbound_id: int, allowed: Sequence[str]) -> bool:
+    """Move a send to SENDING if it is in one of ``allowed``; True for the one caller that did."""
+    stmt = update(OutboundMessage).where(
+        OutboundMessage.id == outbound_id, OutboundMessage.status.in_(allowed)
+    )
+    result = await session.execute(stmt.values(status="SENDING"))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def settle_outbound(session: AsyncSession, outbound_id: int, **values: object) -> None:
+    stmt = update(OutboundMessage).where(OutboundMessage.id == outbound_id)
+    await session.execute(stmt.values(**values))
+
+
+async def mark_answered(session: AsyncSession, message_id: int, at: datetime) -> None:
+    stmt = update(InboxMessage).where(InboxMessage.id == message_id)
+    await session.execute(stmt.values(is_read=True, answered_at=at))

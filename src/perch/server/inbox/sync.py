@@ -131,10 +131,7 @@ async def _relocate_known(
     """UIDVALIDITY changed: known messages get their new UID; only unknown ones are imported."""
     unknown: list[int] = []
     for chunk in _chunks(await _search(session, "ALL")):
-        headers = await session.run(
-            lambda c, chunk=chunk: c.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]),
-            "fetch",
-        )
+        headers = await _fetch(session, chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
         keys = {uid: _message_id_key(data) for uid, data in headers.items()}
         async with runtime.session() as db:
             known = await repository.known_keys(db, imap.id, [k for k in keys.values() if k])
@@ -146,6 +143,11 @@ async def _relocate_known(
                     unknown.append(uid)
     log.info("inbox.sync.uidvalidity_changed", imap_id=imap.id, relocated=result.relocated)
     return sorted(unknown)
+
+
+async def _fetch(session: ImapSession, uids: list[int], items: list[str]) -> dict[int, Any]:
+    found: dict[int, Any] = await session.run(lambda c: c.fetch(uids, items), "fetch")
+    return found
 
 
 def _message_id_key(data: dict[bytes, Any]) -> str | None:
@@ -166,9 +168,7 @@ async def _import_chunk(
     uids: list[int],
     result: SyncResult,
 ) -> None:
-    fetched = await session.run(
-        lambda c: c.fetch(uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"]), "fetch"
-    )
+    fetched = await _fetch(session, uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
     async with runtime.session() as db:
         rows = await _new_rows(db, imap, mailbox, uidvalidity, fetched)
         for row in rows:

@@ -30,3 +30,10 @@ async def schedule_syncs(runtime: Runtime) -> None:
 @jobs.job(SYNC, max_attempts=3)
 async def sync_mailbox(ctx: JobContext) -> None:
     await sync.sync_mailbox(ctx.runtime, int(ctx.payload["imap_id"]))
+
+
+@jobs.job("inbox.after_reply", max_attempts=8)
+async def after_reply(ctx: JobContext) -> None:
+    from perch.server.inbox import sent_copy
+
+    await sent_copy.after_reply(ctx.runtime, int(ctx.payload["outbound_id"]))
