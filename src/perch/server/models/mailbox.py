@@ -98,5 +98,5 @@ class MailboxImap(IdMixin, CreatedMixin, Base):
     sent_folder: Mapped[str | None] = mapped_column(String(255), default=None)
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     sync_error: Mapped[str | None] = mapped_column(Text, default=None)
-    sync_failures: Mapped[int] = mapped_column(Integer, default=0)
+    sync_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
