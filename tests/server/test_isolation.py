@@ -47,11 +47,17 @@ async def test_other_accounts_resources_do_not_exist(
     case: IsolationCase, user: ApiUser, other_user: ApiUser, request: pytest.FixtureRequest
 ) -> None:
     reach = await case.make(user, request)
-    owner = await user.client.request(reach.method, reach.path, json=reach.json)
+    owner = await user.client.request(
+        reach.method, reach.path, json=reach.json, headers=reach.headers
+    )
     assert owner.status_code < 400, owner.text
-    stranger = await other_user.client.request(reach.method, reach.path, json=reach.json)
+    stranger = await other_user.client.request(
+        reach.method, reach.path, json=reach.json, headers=reach.headers
+    )
     missing = case.missing()
-    nowhere = await other_user.client.request(missing.method, missing.path, json=missing.json)
+    nowhere = await other_user.client.request(
+        missing.method, missing.path, json=missing.json, headers=missing.headers
+    )
     assert stranger.status_code == nowhere.status_code
     assert _strip_volatile(stranger.content) == _strip_volatile(nowhere.content)
 
