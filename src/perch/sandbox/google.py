@@ -116,13 +116,16 @@ def make_service_account(
 
 @dataclass
 class Outage:
-    """Answer requests whose path contains ``path`` with ``status`` (``DROP``: cut the
-    connection), ``times`` times (``None``: until cleared)."""
+    """Answer requests whose path contains ``path`` (and of ``method``, if given) with
+    ``status`` (``DROP``: cut the connection), ``times`` times (``None``: until cleared).
+    With ``after`` the request is carried out first and only its answer is lost."""
 
     status: int = 503
     retry_after: float | None = None
     times: int | None = None
     path: str = ""
+    method: str = ""
+    after: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,8 +224,10 @@ class GoogleWorkspace:
         retry_after: float | None = None,
         times: int | None = None,
         path: str = "",
+        method: str = "",
+        after: bool = False,
     ) -> Outage:
-        outage = Outage(status, retry_after, times, path)
+        outage = Outage(status, retry_after, times, path, method.upper(), after)
         self.outages.append(outage)
         return outage
 
@@ -278,10 +283,12 @@ class GoogleWorkspace:
         ]
         return _Recorder(self, Starlette(routes=routes))
 
-    def _outage_for(self, path: str) -> Outage | None:
+    def _outage_for(self, method: str, path: str) -> Outage | None:
         with self._lock:
             for outage in self.outages:
-                if outage.path in path and outage.times != 0:
+                if outage.method not in ("", method) or outage.path not in path:
+                    continue
+                if outage.times != 0:
                     if outage.times is not None:
                         outage.times -= 1
                     return outage
@@ -519,8 +526,10 @@ class _Recorder:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        outage = self.workspace._outage_for(scope["path"])
+        outage = self.workspace._outage_for(scope["method"], scope["path"])
         if outage is not None:
+            if outage.after:
+                await self.app(scope, receive, _swallow)
             await self._fail(scope, outage, send)
             return
         status = {"code": 500}
@@ -561,6 +570,10 @@ class _Recorder:
             self.workspace.requests.append(
                 LoggedRequest(scope["method"], scope["path"], status, subject)
             )
+
+
+async def _swallow(message: Message) -> None:
+    """Where the answer of a request goes when only its answer is lost."""
 
 
 class _Serving:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Path, Response
+from fastapi import HTTPException, Path, Response
 from fastapi.routing import APIRoute
 
 from perch.server.dependencies import AccountDep, RuntimeDep, SessionDep
@@ -27,7 +27,7 @@ from perch.server.domain.schemas import (
     ProvidersRead,
     SuccessRead,
 )
-from perch.server.errors import FIELDS
+from perch.server.errors import FIELDS, PROBLEM
 from perch.server.routing import dialect_router
 
 router = dialect_router(FIELDS, prefix="/rest/v2/domains", tags=["domains"])
@@ -155,13 +155,16 @@ async def delete_mailbox(
 
 async def profile_picture_file(filename: str, session: SessionDep) -> Response:
     """A profile picture, by the unguessable name in the mailbox's ``profile_picture``."""
-    data, mime_type = await picture.served(session, filename)
+    found = await picture.served(session, filename)
+    if found is None:
+        raise HTTPException(status_code=404)
+    data, mime_type = found
     headers = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
     return Response(data, media_type=mime_type, headers=headers)
 
 
 # Outside the API prefix and without a key: added to the route list directly (the prefix and
-# the dialect of ``router`` would otherwise apply). Unknown files are 404s of the app default.
+# the dialect of ``router`` would otherwise apply). An unknown file is the app's usual 404.
 router.routes.append(
     APIRoute(
         f"{service.PICTURE_PATH}/{{filename}}",
@@ -170,5 +173,9 @@ router.routes.append(
         summary="A mailbox profile picture",
         tags=["domains"],
         response_class=Response,
+        responses={
+            200: {"description": "The picture", "content": {"image/png": {}, "image/jpeg": {}}},
+            **PROBLEM.responses(404),
+        },
     )
 )

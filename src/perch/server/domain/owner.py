@@ -97,12 +97,29 @@ def _problem(name: str, value: str | None) -> str | None:
 def configuration_issues(config: OwnerConfiguration | None) -> list[FieldIssue]:
     if config is None:
         return []
-    issues = []
     url, forward = config.default_domain_redirect_url, config.default_email_forward_address
-    if url and not url.startswith(("http://", "https://")):
-        issue = "must start with http:// or https://"
-        issues.append(FieldIssue("configuration.default_domain_redirect_url", issue, url))
-    if forward and not _EMAIL.match(forward):
-        field = "configuration.default_email_forward_address"
-        issues.append(FieldIssue(field, errors.INVALID_EMAIL, forward))
-    return issues
+    checks = [
+        ("default_domain_redirect_url", url, _url_problem(url)),
+        ("default_email_forward_address", forward, _forward_problem(forward)),
+    ]
+    return [
+        FieldIssue(f"configuration.{name}", problem, value)
+        for name, value, problem in checks
+        if problem
+    ]
+
+
+def _url_problem(url: str | None) -> str | None:
+    if not url:
+        return None
+    if len(url) > 2000:
+        return "must be at most 2000 characters"
+    return (
+        None if url.startswith(("http://", "https://")) else "must start with http:// or https://"
+    )
+
+
+def _forward_problem(address: str | None) -> str | None:
+    if not address:
+        return None
+    return None if len(address) <= 320 and _EMAIL.match(address) else errors.INVALID_EMAIL

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perch.server.domain import avatar, errors, lookup, repository
 from perch.server.domain.avatar import EXTENSIONS, Inspected, InvalidAvatar
 from perch.server.domain.errors import issue
-from perch.server.errors import FieldIssue, InvalidFields, NotFound
+from perch.server.errors import FieldIssue, InvalidFields
 from perch.server.google import service as google_service
 from perch.server.integrations.google import (
     DirectoryNotFound,
@@ -107,10 +107,10 @@ async def _keep(session: AsyncSession, mailbox: DomainMailbox, photo: Photo) -> 
     await repository.add(session, picture)
 
 
-async def served(session: AsyncSession, filename: str) -> tuple[bytes, str]:
+async def served(session: AsyncSession, filename: str) -> tuple[bytes, str] | None:
     """The bytes and MIME type behind ``/media/profile-pictures/{token}.{png|jpg}``."""
     token, _, extension = filename.rpartition(".")
     picture = await repository.picture_by_token(session, token) if token else None
     if picture is None or EXTENSIONS.get(picture.mime_type) != extension:
-        raise NotFound()
+        return None
     return picture.data, picture.mime_type

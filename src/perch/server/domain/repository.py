@@ -52,7 +52,7 @@ async def mailbox_counts(session: AsyncSession, domain_ids: Collection[int]) -> 
         .where(DomainMailbox.domain_id.in_(domain_ids))
         .group_by(DomainMailbox.domain_id)
     )
-    return {domain_id: count for domain_id, count in (await session.execute(stmt)).tuples()}
+    return {domain_id: count for domain_id, count in (await session.execute(stmt)).all()}
 
 
 async def mailboxes_of(session: AsyncSession, domain_id: int) -> list[DomainMailbox]:
