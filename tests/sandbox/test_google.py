@@ -324,3 +324,26 @@ def test_key_json_has_what_google_issues(account: ServiceAccount) -> None:
     assert info["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
     for name in ("client_email", "client_id", "private_key_id", "token_uri", "project_id"):
         assert info[name]
+
+
+async def test_outage_for_one_method_only(
+    http: httpx.AsyncClient, workspace: GoogleWorkspace, account: ServiceAccount
+) -> None:
+    workspace.add_service_account(account=account)
+    auth = await _bearer(http, workspace, account)
+    workspace.fail(503, method="DELETE", path="/users/")
+    url = f"{workspace.directory_url}/users/{ADMIN}"
+    assert (await http.get(url, headers=auth)).status_code == 200
+    assert (await http.delete(url, headers=auth)).status_code == 503
+    assert workspace.user(ADMIN) is not None
+
+
+async def test_lost_answer_after_the_work_is_done(
+    http: httpx.AsyncClient, workspace: GoogleWorkspace, account: ServiceAccount
+) -> None:
+    workspace.add_service_account(account=account)
+    auth = await _bearer(http, workspace, account)
+    workspace.fail(DROP, times=1, method="DELETE", after=True)
+    with pytest.raises(httpx.TransportError):
+        await http.delete(f"{workspace.directory_url}/users/{ADMIN}", headers=auth)
+    assert workspace.user(ADMIN) is None  # deleted although the caller never heard back
