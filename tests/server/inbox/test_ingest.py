@@ -55,3 +55,20 @@ def test_dedupe_key_is_stable_and_case_insensitive() -> None:
     assert dedupe_key("<A@x>", b"1") == dedupe_key("<a@x>", b"2")
     assert dedupe_key(None, b"raw") == dedupe_key(None, b"raw") != dedupe_key(None, b"other")
     assert len(dedupe_key(None, b"raw")) <= 128
+
+
+def test_encoded_words_are_decoded_for_storage_and_classification() -> None:
+    raw = (
+        b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.de>\r\n"
+        b"Subject: =?utf-8?q?Abwesenheitsnotiz=3A_Re=3A_Anruf?=\r\nMessage-ID: <x1@example.de>\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"Ich bin bis Montag nicht im B=FCro.\r\n"
+    )
+    parsed = parse(raw, mailbox_email="b@example.com", own_message_ids=set())
+    assert parsed.from_name == "Jürgen Müller"
+    assert parsed.subject == "Abwesenheitsnotiz: Re: Anruf"
+    assert parsed.body_text is not None and "Büro" in parsed.body_text
+    assert (parsed.verdict.classification, parsed.verdict.rule) == (
+        "AUTO_REPLY",
+        "subject:out-of-office",
+    )

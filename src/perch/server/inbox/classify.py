@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 from enum import StrEnum
@@ -49,12 +51,28 @@ _OOO_SUBJECT = re.compile(
 )
 
 
+def _get(message: Message, header: str) -> str:
+    value = message.get(header)
+    return "" if value is None else str(value)
+
+
+def _subject(message: Message) -> str:
+    raw = _get(message, "Subject")
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(make_header(decode_header(raw)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return raw
+
+
 def _addresses(message: Message, header: str) -> list[str]:
-    return [addr.lower() for _, addr in getaddresses(message.get_all(header, [])) if addr]
+    values = [str(v) for v in message.get_all(header, [])]
+    return [addr.lower() for _, addr in getaddresses(values) if addr]
 
 
 def _own(message: Message, mailbox_email: str, own_ids: Container[str]) -> Verdict | None:
-    message_id = (message.get("Message-ID") or "").strip()
+    message_id = _get(message, "Message-ID").strip()
     if message_id and message_id in own_ids:
         return Verdict(Classification.own_outbound, "message-id:sent-by-perch")
     if mailbox_email.lower() in _addresses(message, "From"):
@@ -67,28 +85,26 @@ def _bounce(message: Message) -> Verdict | None:
         report_type = str(message.get_param("report-type", "") or "").lower()
         if report_type in ("delivery-status", ""):
             return Verdict(Classification.bounce, "dsn:multipart/report")
-    if message.get("X-Failed-Recipients"):
+    if _get(message, "X-Failed-Recipients"):
         return Verdict(Classification.bounce, "header:X-Failed-Recipients")
     senders = _addresses(message, "From") + _addresses(message, "Return-Path")
-    if any(_DAEMONS.match(s) for s in senders) and _FAILURE_SUBJECT.search(
-        message.get("Subject", "")
-    ):
+    if any(_DAEMONS.match(s) for s in senders) and _FAILURE_SUBJECT.search(_subject(message)):
         return Verdict(Classification.bounce, "sender:mailer-daemon")
     return None
 
 
 def _auto_reply(message: Message) -> Verdict | None:
-    auto_submitted = (message.get("Auto-Submitted") or "").strip().lower()
+    auto_submitted = _get(message, "Auto-Submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":
         return Verdict(
             Classification.auto_reply, f"header:Auto-Submitted={auto_submitted.split(';')[0]}"
         )
     for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
-        if message.get(header):
+        if _get(message, header):
             return Verdict(Classification.auto_reply, f"header:{header}")
-    if (message.get("Precedence") or "").strip().lower() == "auto_reply":
+    if _get(message, "Precedence").strip().lower() == "auto_reply":
         return Verdict(Classification.auto_reply, "header:Precedence=auto_reply")
-    if _OOO_SUBJECT.search(message.get("Subject", "")):
+    if _OOO_SUBJECT.search(_subject(message)):
         return Verdict(Classification.auto_reply, "subject:out-of-office")
     return None
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 from perch.server.inbox.classify import Verdict, classify
@@ -41,8 +44,10 @@ class Parsed:
     verdict: Verdict
 
 
-def parse_message(raw: bytes) -> EmailMessage:
-    return message_from_bytes(raw, policy=policy.default)
+def parse_message(raw: bytes) -> Message:
+    """compat32: headers stay strings until asked for, several times faster than the
+    ``email.policy.default`` parser on a large sync; decoding is done here where needed."""
+    return message_from_bytes(raw, policy=compat32)
 
 
 def dedupe_key(message_id: str | None, raw: bytes) -> str:
@@ -51,24 +56,28 @@ def dedupe_key(message_id: str | None, raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()[:57]
 
 
-def _header(message: EmailMessage, name: str) -> str | None:
+def _decoded(value: str) -> str:
     try:
-        value = message.get(name)
-    except (ValueError, IndexError):  # a header the parser cannot make sense of
-        return None
-    return str(value).strip() if value is not None else None
+        return str(make_header(decode_header(value)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return value
 
 
-def _addresses(message: EmailMessage, name: str) -> str | None:
-    try:
-        pairs = getaddresses([str(v) for v in message.get_all(name, [])])
-    except (ValueError, IndexError):
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    if value is None:
         return None
-    found = [address for _, address in pairs if address]
+    text = _decoded(str(value)) if "=?" in str(value) else str(value)
+    return " ".join(text.split()) or None
+
+
+def _addresses(message: Message, name: str) -> str | None:
+    values = [str(v) for v in message.get_all(name, [])]
+    found = [address for _, address in getaddresses(values) if address]
     return ", ".join(found) or None
 
 
-def _date(message: EmailMessage) -> datetime | None:
+def _date(message: Message) -> datetime | None:
     raw = _header(message, "Date")
     try:
         parsed = parsedate_to_datetime(raw) if raw else None
@@ -79,20 +88,39 @@ def _date(message: EmailMessage) -> datetime | None:
     return parsed
 
 
-def _part(message: EmailMessage, subtype: str) -> str | None:
-    try:
-        part = message.get_body(preferencelist=(subtype,))
-        content = part.get_content() if part is not None else None
-    except (KeyError, LookupError, ValueError, AssertionError):
+def _text(part: Message) -> str | None:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return None
-    return content[:MAX_BODY] if isinstance(content, str) else None
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, "replace")[:MAX_BODY]
+    except LookupError:
+        return payload.decode("utf-8", "replace")[:MAX_BODY]
+
+
+def _bodies(message: Message) -> tuple[str | None, str | None]:
+    """The first inline text/html and text/plain parts."""
+    html = text = None
+    for part in message.walk():
+        if part.is_multipart() or (part.get("Content-Disposition") or "").lower().startswith(
+            "attachment"
+        ):
+            continue
+        kind = part.get_content_type()
+        if kind == "text/html" and html is None:
+            html = _text(part)
+        elif kind == "text/plain" and text is None:
+            text = _text(part)
+    return html, text
 
 
 def parse(raw: bytes, *, mailbox_email: str, own_message_ids: set[str]) -> Parsed:
     message = parse_message(raw)
     message_id = _header(message, "Message-ID")
-    name, address = parseaddr(_header(message, "From") or "")
-    html, text = _part(message, "html"), _part(message, "plain")
+    name, address = parseaddr(str(message.get("From") or ""))
+    name = _decoded(name) if "=?" in name else name
+    html, text = _bodies(message)
     return Parsed(
         dedupe_key=dedupe_key(message_id, raw),
         message_id=message_id,

@@ -114,8 +114,8 @@ async def own_message_ids(session: AsyncSession, account_id: int, ids: list[str]
     return set((await session.execute(stmt)).scalars())
 
 
-async def add_message(session: AsyncSession, message: InboxMessage) -> None:
-    session.add(message)
+async def add_messages(session: AsyncSession, messages: list[InboxMessage]) -> None:
+    session.add_all(messages)
     await session.flush()
 
 

@@ -12,6 +12,7 @@ attempt is pushed back exponentially; other mailboxes are not affected.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 import structlog
 
 from perch.server.inbox import repository
-from perch.server.inbox.ingest import dedupe_key, parse, received_or_now
+from perch.server.inbox.ingest import Parsed, dedupe_key, parse, received_or_now
 from perch.server.integrations.imap import ImapConnector, ImapSession
 from perch.server.integrations.mailnet import MailError, MailServer, security_for_port
 from perch.server.kit.timefmt import utcnow
@@ -30,6 +31,7 @@ from perch.server.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 CHUNK = 200
+FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"]
 MAX_BACKOFF = timedelta(hours=1)
 _CONNECTOR = "inbox.imap_connector"
 
@@ -108,8 +110,7 @@ async def _sync_folder(
     else:
         last = imap.last_uid or 0
         uids = [uid for uid in await _search(session, f"UID {last + 1}:*") if uid > last]
-    for chunk in _chunks(uids):
-        await _import_chunk(runtime, session, imap, mailbox, uidvalidity, chunk, result)
+    await _import_all(runtime, session, imap, mailbox, uidvalidity, list(_chunks(uids)), result)
     if not uids and imap.uidvalidity != uidvalidity:
         await _save_progress(runtime, imap.id, uidvalidity, imap.last_uid or 0)
     return result
@@ -159,33 +160,72 @@ def _message_id_key(data: dict[bytes, Any]) -> str | None:
     return None
 
 
-async def _import_chunk(
+async def _import_all(
     runtime: Runtime,
     session: ImapSession,
     imap: MailboxImap,
     mailbox: Mailbox,
     uidvalidity: int,
-    uids: list[int],
+    chunks: list[list[int]],
     result: SyncResult,
 ) -> None:
-    fetched = await _fetch(session, uids, ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"])
+    """Fetch chunk n+1 from the server while chunk n is parsed and stored."""
+    ahead = _prefetch(session, chunks, 0)
+    try:
+        for index, chunk in enumerate(chunks):
+            fetched = await ahead  # type: ignore[misc]
+            ahead = _prefetch(session, chunks, index + 1)
+            await _import_chunk(runtime, imap, mailbox, uidvalidity, chunk, fetched, result)
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+
+
+def _prefetch(
+    session: ImapSession, chunks: list[list[int]], index: int
+) -> asyncio.Task[Any] | None:
+    if index >= len(chunks):
+        return None
+    return asyncio.create_task(_fetch(session, chunks[index], FETCH_ITEMS))
+
+
+async def _import_chunk(
+    runtime: Runtime,
+    imap: MailboxImap,
+    mailbox: Mailbox,
+    uidvalidity: int,
+    uids: list[int],
+    fetched: dict[int, Any],
+    result: SyncResult,
+) -> None:
+    parsed = await asyncio.to_thread(_parse_all, fetched, mailbox.email)  # keeps the loop free
     async with runtime.session() as db:
-        rows = await _new_rows(db, imap, mailbox, uidvalidity, fetched)
-        for row in rows:
-            await repository.add_message(db, row)
+        rows = await _new_rows(db, imap, mailbox, uidvalidity, fetched, parsed)
+        await repository.add_messages(db, rows)
         await _save_progress_in(db, imap.id, uidvalidity, max(uids))
     result.imported += len(rows)
     result.uids.extend(row.uid for row in rows if row.uid is not None)
 
 
-async def _new_rows(
-    db: Any, imap: MailboxImap, mailbox: Mailbox, uidvalidity: int, fetched: dict[int, Any]
-) -> list[InboxMessage]:
-    raws = {uid: bytes(data.get(b"BODY[]") or b"") for uid, data in fetched.items()}
-    parsed = {
-        uid: parse(raw, mailbox_email=mailbox.email, own_message_ids=set())
-        for uid, raw in raws.items()
+def _raw(data: dict[bytes, Any]) -> bytes:
+    return bytes(data.get(b"BODY[]") or b"")
+
+
+def _parse_all(fetched: dict[int, Any], mailbox_email: str) -> dict[int, Parsed]:
+    return {
+        uid: parse(_raw(data), mailbox_email=mailbox_email, own_message_ids=set())
+        for uid, data in fetched.items()
     }
+
+
+async def _new_rows(
+    db: Any,
+    imap: MailboxImap,
+    mailbox: Mailbox,
+    uidvalidity: int,
+    fetched: dict[int, Any],
+    parsed: dict[int, Parsed],
+) -> list[InboxMessage]:
     ids = [p.message_id for p in parsed.values() if p.message_id]
     own = await repository.own_message_ids(db, imap.account_id, ids)
     known = await repository.known_keys(db, imap.id, [p.dedupe_key for p in parsed.values()])
@@ -195,7 +235,7 @@ async def _new_rows(
         if item.dedupe_key in known or item.dedupe_key in rows:
             continue
         if item.message_id in own:
-            item = parse(raws[uid], mailbox_email=mailbox.email, own_message_ids=own)
+            item = parse(_raw(fetched[uid]), mailbox_email=mailbox.email, own_message_ids=own)
         rows[item.dedupe_key] = _row(imap, uidvalidity, uid, fetched[uid], item)
     return list(rows.values())
 
