@@ -271,3 +271,45 @@ def test_serves_synchronously_too(sandbox_ca: SandboxCA) -> None:
     with SandboxMicrosoft(sandbox_ca) as fake:
         response = httpx.get(f"{fake.graph_url}/users/x", verify=sandbox_ca.client_context())
         assert response.status_code == 401
+
+
+async def test_json_batching(fake: SandboxMicrosoft, http: httpx.AsyncClient) -> None:
+    jim = fake.add_user("jim@example.test", display_name="Jim")
+    headers = await _bearer(fake, http)
+    fake.fail_next(1, 429, retry_after=2)
+    requests = [
+        {"id": "a", "method": "GET", "url": "/users/nobody@example.test"},
+        {"id": "b", "method": "GET", "url": f"/users/{jim.id}?$select=displayName"},
+        {"id": "c", "method": "GET", "url": "/users/jim%40example.test/mailFolders/inbox"},
+    ]
+    response = await http.post(
+        f"{fake.graph_url}/$batch", json={"requests": requests}, headers=headers
+    )
+    assert response.status_code == 200
+    answers = {a["id"]: a for a in response.json()["responses"]}
+    statuses = sorted(a["status"] for a in answers.values())
+    assert statuses in ([200, 404, 429], [200, 200, 429])  # the fault hit one of them
+    throttled = next(a for a in answers.values() if a["status"] == 429)
+    assert throttled["headers"]["Retry-After"] == "2"
+    if answers["b"]["status"] == 200:
+        assert answers["b"]["body"]["displayName"] == "Jim"
+    assert len(fake.batch_requests()) == 1
+    assert sorted(q.path for q in fake.graph_requests()) == sorted(
+        [
+            "/v1.0/users/nobody@example.test",
+            f"/v1.0/users/{jim.id}",
+            "/v1.0/users/jim@example.test/mailFolders/inbox",
+        ]
+    )
+
+
+async def test_batch_limits_and_auth(fake: SandboxMicrosoft, http: httpx.AsyncClient) -> None:
+    url = f"{fake.graph_url}/$batch"
+    one = {"id": "1", "method": "GET", "url": "/users/x"}
+    assert (await http.post(url, json={"requests": [one]})).status_code == 401
+    headers = await _bearer(fake, http)
+    too_many = {"requests": [{**one, "id": str(n)} for n in range(21)]}
+    assert (await http.post(url, json=too_many, headers=headers)).status_code == 400
+    assert (
+        await http.post(url, json={"requests": [{"id": "1"}]}, headers=headers)
+    ).status_code == 400

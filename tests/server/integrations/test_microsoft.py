@@ -14,6 +14,7 @@ from perch.sandbox.microsoft import SandboxMicrosoft
 from perch.server.integrations.microsoft import (
     AccessToken,
     AppCredential,
+    GraphCall,
     GraphForbidden,
     GraphNotFound,
     GraphShared,
@@ -245,3 +246,68 @@ async def test_the_overall_bound() -> None:
     await asyncio.gather(*(work(f"m{i % 5}" if i % 2 else None) for i in range(30)))
     assert peak == 3
     assert limits._mailboxes == {}  # nothing left behind
+
+
+async def test_batch_sends_twenty_a_round_trip_in_order(
+    graph: MicrosoftGraph, fake: SandboxMicrosoft
+) -> None:
+    users = [fake.add_user(f"u{i}@example.test", display_name=f"U{i}") for i in range(30)]
+    calls = [GraphCall.user(u.user_principal_name) for u in users]
+    calls += [GraphCall.user("nobody@example.test"), GraphCall.inbox(users[0].id)]
+    outcomes = await graph.batch(APP, calls)
+    assert [o["displayName"] for o in outcomes[:30]] == [f"U{i}" for i in range(30)]
+    assert isinstance(outcomes[30], GraphNotFound)
+    assert outcomes[31] == {
+        "@odata.context": outcomes[31]["@odata.context"],
+        "id": f"inbox-{users[0].id}",
+        "displayName": "Inbox",
+    }
+    assert len(fake.batch_requests()) == 2
+    assert len(fake.graph_requests()) == 32
+
+
+async def test_batch_retries_throttled_items_only(
+    graph: MicrosoftGraph, fake: SandboxMicrosoft
+) -> None:
+    users = [fake.add_user(f"u{i}@example.test") for i in range(3)]
+    await graph.token(APP)
+    fake.fail_next(1, 429, retry_after=1)
+    started = time.monotonic()
+    outcomes = await graph.batch(APP, [GraphCall.user(u.id) for u in users])
+    assert [o["id"] for o in outcomes] == [u.id for u in users]
+    assert time.monotonic() - started >= 1.0
+    assert len(fake.batch_requests()) == 2
+    assert len(fake.graph_requests()) == 4
+
+
+async def test_batch_items_that_stay_unavailable(
+    graph: MicrosoftGraph, fake: SandboxMicrosoft
+) -> None:
+    jim, pam = fake.add_user("jim@example.test"), fake.add_user("pam@example.test")
+    fake.fail_user("pam@example.test", 503)
+    outcomes = await graph.batch(APP, [GraphCall.user(jim.id), GraphCall.user(pam.id)])
+    assert outcomes[0]["id"] == jim.id
+    assert isinstance(outcomes[1], MicrosoftUnavailable)
+    assert len(fake.batch_requests()) == 3  # the first round and two retries of pam
+
+
+async def test_a_batch_outage_fails_every_item(
+    graph: MicrosoftGraph, fake: SandboxMicrosoft
+) -> None:
+    jim = fake.add_user("jim@example.test")
+    await graph.token(APP)
+    fake.outage = True
+    outcomes = await graph.batch(APP, [GraphCall.user(jim.id), GraphCall.inbox(jim.id)])
+    assert all(isinstance(o, MicrosoftUnavailable) for o in outcomes)
+
+
+async def test_batches_keep_the_mailbox_limit(
+    graph: MicrosoftGraph, fake: SandboxMicrosoft
+) -> None:
+    jim = fake.add_user("jim@example.test")
+    await graph.token(APP)
+    fake.latency = 0.1
+    outcomes = await graph.batch(APP, [GraphCall.inbox(jim.id) for _ in range(10)])
+    assert all(o["displayName"] == "Inbox" for o in outcomes)
+    assert fake.peak_concurrency[jim.id] == 4  # 10 inner requests: batches of at most 4
+    assert len(fake.batch_requests()) == 3

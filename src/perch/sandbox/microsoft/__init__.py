@@ -11,6 +11,9 @@ What it answers (the parts Perch uses, in Microsoft's shapes):
   ``or``) and ``GET /v1.0/users/{id or upn}/mailFolders/inbox``. A user without a mailbox
   answers 404 ``MailboxNotEnabledForRESTAPI``; missing roles answer 403 as Graph does
   (``Authorization_RequestDenied`` for the directory, ``ErrorAccessDenied`` for mail).
+* ``POST /v1.0/$batch`` (JSON batching, up to 20 requests): each inner request goes through
+  its own route, so it is logged, delayed, faulted and counted like a request of its own;
+  the envelope itself adds no latency.
 
 Faults and observation, safe to change while it serves::
 
@@ -26,6 +29,7 @@ Faults and observation, safe to change while it serves::
     fake.tokens.lifetime = 3599                           # expires_in of new tokens
     fake.tokens.revoke_all()                              # issued tokens now get 401
     fake.requests                                         # what was asked, in order
+    fake.graph_requests(), fake.batch_requests()          # Graph resources, $batch envelopes
     fake.peak_concurrency[user.id]                        # most mailbox requests at once
 
     async with fake:                                      # or fake.start() / fake.stop()

@@ -11,14 +11,16 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from perch.sandbox.ca import SandboxCA
 from perch.sandbox.https import HttpsServer
+from perch.sandbox.microsoft import batch
 from perch.sandbox.microsoft import responses as r
 from perch.sandbox.microsoft.directory import (
     DEFAULT_ROLES,
@@ -33,6 +35,8 @@ from perch.sandbox.microsoft.directory import (
 )
 
 MAILBOX_CONCURRENCY = 4
+BATCH = "/v1.0/$batch"
+BATCH_LIMIT = 20
 GraphHandler = Callable[[Request, Caller], Awaitable[Response]]
 
 
@@ -60,6 +64,9 @@ class SandboxMicrosoft:
         self._faults: list[r.Fault] = []
         self._failing_users: dict[str, r.Fault] = {}
         self._lock = threading.Lock()
+        self._by_key: dict[str, FakeUser] = {}
+        self._by_address: dict[str, FakeUser] = {}
+        self._indexed = 0
         self.app = Starlette(routes=self._routes())
         self._server = HttpsServer(self.app, self.ca, host=host)
 
@@ -68,6 +75,7 @@ class SandboxMicrosoft:
         resources inside a mailbox, which count towards its concurrency limit)."""
         return [
             Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"]),
+            Route("/v1.0/$batch", self._batch, methods=["POST"]),
             Route("/v1.0/users", self._graph(self._list_users), methods=["GET"]),
             Route("/v1.0/users/{user}", self._graph(self._get_user), methods=["GET"]),
             Route(
@@ -139,7 +147,12 @@ class SandboxMicrosoft:
         self.latency = 0.0
 
     def graph_requests(self) -> list[RecordedRequest]:
-        return [q for q in self.requests if q.path.startswith("/v1.0/")]
+        """Graph resource requests, alone or inside a ``$batch`` (not the envelopes)."""
+        return [q for q in self.requests if q.path.startswith("/v1.0/") and q.path != BATCH]
+
+    def batch_requests(self) -> list[RecordedRequest]:
+        """The ``$batch`` envelopes."""
+        return [q for q in self.requests if q.path == BATCH]
 
     def token_requests(self) -> list[RecordedRequest]:
         return [q for q in self.requests if q.path.endswith("/oauth2/v2.0/token")]
@@ -231,6 +244,33 @@ class SandboxMicrosoft:
 
         return endpoint
 
+    async def _batch(self, request: Request) -> Response:
+        """JSON batching: up to 20 requests, run at once through their own routes (each
+        logged, delayed, faulted and counted like a request of its own)."""
+        self._record(request)
+        if self.outage:
+            return r.failure(r.Fault(503, self.outage_retry_after))
+        authorization = request.headers.get("authorization", "")
+        if self.tokens.caller(authorization) is None:
+            return r.graph_error("token")
+        items = await batch.batch_items(request)
+        if items is None or len(items) > BATCH_LIMIT:
+            message = f"A batch holds 1 to {BATCH_LIMIT} requests with id, method and url."
+            return r.json_error(400, "BadRequest", message)
+        answers = await asyncio.gather(*(self._inner(item, authorization) for item in items))
+        return JSONResponse({"responses": list(answers)})
+
+    async def _inner(self, item: dict[str, Any], authorization: str) -> dict[str, Any]:
+        scope, receive = batch.inner_scope(item, authorization)
+        for route in self.app.routes:
+            match, child = route.matches(scope)
+            if match == Match.FULL and isinstance(route, Route):
+                scope.update(child)
+                response: Response = await route.endpoint(Request(scope, receive))
+                return batch.inner_answer(str(item["id"]), response)
+        answer = r.json_error(400, "BadRequest", f"Invalid request URL {item['url']!r}")
+        return batch.inner_answer(str(item["id"]), answer)
+
     def _injected(self, named: str | None) -> Response | None:
         if self.outage:
             return r.failure(r.Fault(503, self.outage_retry_after))
@@ -312,14 +352,24 @@ class SandboxMicrosoft:
     def _find(
         self, name: str, caller: Caller | None, *, by_address: bool = False
     ) -> FakeUser | None:
-        """By id or UPN, as ``/users/{x}`` finds users; ``by_address``: by any address too."""
+        """By id or UPN, as ``/users/{x}`` finds users; ``by_address``: by any address too.
+
+        Names are indexed when the list of users has changed (a user's names are fixed once
+        added), so a directory of thousands answers as fast as one of three."""
+        if self._indexed != len(self.users):
+            self._reindex()
         wanted = name.lower()
-        for user in self._directory(caller):
-            if wanted in (user.id.lower(), user.user_principal_name.lower()):
-                return user
-            if by_address and wanted in user.names():
-                return user
-        return None
+        user = self._by_key.get(wanted) or (self._by_address.get(wanted) if by_address else None)
+        if user is None or (caller is not None and user.tenant not in (None, caller.tenant)):
+            return None
+        return user
+
+    def _reindex(self) -> None:
+        self._by_key, self._by_address = {}, {}
+        for user in reversed(self.users):  # the first added wins
+            self._by_key |= dict.fromkeys((user.id.lower(), user.user_principal_name.lower()), user)
+            self._by_address |= dict.fromkeys(user.names(), user)
+        self._indexed = len(self.users)
 
 
 class _InFlight:

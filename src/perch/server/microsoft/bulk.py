@@ -4,8 +4,8 @@
    number of accounts, every entry has an address, the credential (given, or the account's
    only valid one), and a token for it.
 2. Each entry, without Graph: address syntax, display name, duplicates, already connected.
-3. Each remaining entry against Graph (``probe.py``), ``verify_concurrency`` at a time, while
-   the deliverability of their domains is checked once per domain.
+3. The remaining entries against Graph (``probe.py``, JSON batching: 20 requests a round
+   trip), while the deliverability of their domains is checked, once per domain.
 4. The connected ones are stored (a GRAPH mailbox and its receiving side), in request order.
 """
 
@@ -32,7 +32,7 @@ from perch.server.kit.timefmt import utcnow
 from perch.server.microsoft import repository
 from perch.server.microsoft import service as microsoft_service
 from perch.server.microsoft.errors import BatchCode, ItemCode, batch_refused
-from perch.server.microsoft.probe import probe
+from perch.server.microsoft.probe import probe_all
 from perch.server.microsoft.schemas import NAME_MAX, BulkAccount, BulkCreate, BulkResult
 from perch.server.models import Account
 from perch.server.models.mailbox import (
@@ -104,9 +104,7 @@ async def connect(
     items = await _prechecked(session, account, entries)
     pending = [item for item in items if item.error is None]
     token = await _token(batch) if pending else None
-    await asyncio.gather(
-        _probe_all(runtime, batch, token, pending), _deliverability(runtime, pending)
-    )
+    await asyncio.gather(_probe_all(batch, token, pending), _deliverability(runtime, pending))
     await _store(session, account, batch.credential, [i for i in pending if i.error is None])
     log.info(
         "microsoft.bulk.done",
@@ -188,24 +186,18 @@ def _item(entry: BulkAccount) -> Item:
     return Item(email, name)
 
 
-async def _probe_all(
-    runtime: Runtime, batch: Batch, token: AccessToken | None, items: list[Item]
-) -> None:
+async def _probe_all(batch: Batch, token: AccessToken | None, items: list[Item]) -> None:
     if token is None:
         for item in items:
             item.error = ItemCode.GRAPH_UNAVAILABLE
         return
-    gate = asyncio.Semaphore(runtime.settings.verify_concurrency)
-
-    async def one(item: Item) -> None:
-        async with gate:
-            found = await probe(batch.graph, batch.app, token, item.email)
-        item.error = found.error
-        if found.user is not None:
-            item.graph_user_id = found.user.id
-            item.name = item.name or (found.user.display_name or "")[:NAME_MAX] or None
-
-    await asyncio.gather(*(one(item) for item in items))
+    found = await probe_all(batch.graph, batch.app, token, [item.email for item in items])
+    for item in items:
+        item.error = found[item.email].error
+        user = found[item.email].user
+        if user is not None:
+            item.graph_user_id = user.id
+            item.name = item.name or (user.display_name or "")[:NAME_MAX] or None
 
 
 async def _deliverability(runtime: Runtime, items: list[Item]) -> None:
