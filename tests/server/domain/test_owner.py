@@ -95,3 +95,14 @@ async def test_wrong_types_are_422_too(user: ApiUser) -> None:
     response = await user.client.post(PATH, json=OWNER | {"zip_code": 94303})
     assert response.status_code == 422
     assert response.json()["fields"][0]["field"] == "zip_code"
+
+
+async def test_concurrent_saves_never_fail_the_server(user: ApiUser) -> None:
+    import asyncio
+
+    responses = await asyncio.gather(*(user.client.post(PATH, json=OWNER) for _ in range(6)))
+    statuses = {r.status_code for r in responses}
+    assert statuses <= {200, 409} and 200 in statuses
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["title"] == "Conflict"

@@ -307,3 +307,14 @@ async def test_malformed_json_and_no_key(richard: ApiUser, anonymous: httpx.Asyn
 async def test_unknown_picture_files(anonymous: httpx.AsyncClient) -> None:
     for name in ("nothing.png", "nothing", ".png"):
         assert (await anonymous.get(f"/media/profile-pictures/{name}")).status_code == 404
+
+
+async def test_photo_refused_by_google_is_an_avatar_issue(
+    richard: ApiUser, workspace: GoogleWorkspace
+) -> None:
+    workspace.fail(
+        400, times=1, path="/photos"
+    )  # the fake answers {"error": {... "Sandbox outage"}}
+    response = await richard.client.patch(picture_path(), json={"avatar": b64(image())})
+    assert_fields(response, ("avatar", "refused by Google: Sandbox outage", None))
+    assert (await mailbox(richard.client))["profile_picture"] is None

@@ -225,3 +225,22 @@ def test_key_never_shows_in_repr(account: ServiceAccount) -> None:
     key = ServiceAccountKey.parse(account.key_info())
     assert "PRIVATE KEY" not in repr(key)
     assert "PRIVATE KEY" not in repr(DelegatedCredential(key, ADMIN))
+
+
+async def test_cached_token_is_renewed_shortly_before_it_expires(
+    workspace: GoogleWorkspace, sandbox_ca: SandboxCA, credential: DelegatedCredential
+) -> None:
+    now = [1000.0]
+    async with httpx.AsyncClient(verify=sandbox_ca.client_context()) as http:
+        google = GoogleDirectory(
+            http,
+            token_url=workspace.token_url,
+            directory_url=workspace.directory_url,
+            tokens=TokenCache(clock=lambda: now[0]),
+        )
+        first = await google.token(credential)
+        now[0] += 3600 - 300 - 1  # five minutes before expiry: still the cached one
+        assert await google.token(credential) == first
+        now[0] += 2
+        assert await google.token(credential) != first
+    assert len(workspace.served("POST", "/token")) == 2

@@ -48,7 +48,9 @@ async def get_owner(account: AccountDep, session: SessionDep) -> OwnerRead:
     return await owner.get(session, account.id)
 
 
-@router.post("/owner", summary="Create or replace the domain owner")
+@router.post(
+    "/owner", summary="Create or replace the domain owner", responses=FIELDS.responses(409)
+)
 async def replace_owner(body: OwnerWrite, account: AccountDep, session: SessionDep) -> OwnerRead:
     return await owner.replace(session, account.id, body)
 

@@ -74,8 +74,11 @@ async def order_domains(
         raise InvalidFields(issues)
     await check_workspace(session, runtime, account_id, domains, wanted)
     rows = [_domain(account_id, name, runtime, owner.contact_of(contact)) for name in domains]
-    await repository.add(session, *rows)
-    await _write_mailboxes(session, account_id, {d.name: d for d in rows}, wanted, {})
+    try:
+        await repository.add(session, *rows)
+        await _write_mailboxes(session, account_id, {d.name: d for d in rows}, wanted, {})
+    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
+        raise InvalidFields([issue("domains", errors.DOMAIN_EXISTS)]) from e
 
 
 async def order_mailboxes(
@@ -94,7 +97,10 @@ async def order_mailboxes(
     if issues:
         raise InvalidFields(issues)
     await check_workspace(session, runtime, account_id, [], wanted)
-    await _write_mailboxes(session, account_id, domains, wanted, failed)
+    try:
+        await _write_mailboxes(session, account_id, domains, wanted, failed)
+    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
+        raise InvalidFields([issue("mailboxes", errors.MAILBOX_EXISTS)]) from e
 
 
 def provider_issues(provider: str | None) -> list[FieldIssue]:

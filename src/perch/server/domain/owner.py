@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.domain import errors, repository
 from perch.server.domain.schemas import OwnerConfiguration, OwnerContact, OwnerRead, OwnerWrite
-from perch.server.errors import FieldIssue, InvalidFields
+from perch.server.errors import Conflict, FieldIssue, InvalidFields
 from perch.server.kit.timefmt import utcnow
 from perch.server.models.domain_owner import DomainOwner
 
@@ -51,7 +51,10 @@ async def replace(session: AsyncSession, account_id: int, body: OwnerWrite) -> O
     row.default_domain_redirect_url = config.default_domain_redirect_url or None
     row.default_email_forward_address = config.default_email_forward_address or None
     row.updated_at = utcnow()
-    await repository.add(session, row)
+    try:
+        await repository.add(session, row)
+    except repository.Duplicate as e:
+        raise Conflict(detail="The owner was saved by another request meanwhile") from e
     return read(row)
 
 

@@ -26,7 +26,6 @@ from perch.server.integrations.google import (
 )
 from perch.server.models.domain import DomainProvider
 from perch.server.models.domain_mailbox import DomainMailbox, DomainMailboxStatus
-from perch.server.models.profile_picture import ProfilePicture
 from perch.server.runtime import Runtime
 
 
@@ -98,19 +97,13 @@ async def _set_in_workspace(
 
 
 async def _keep(session: AsyncSession, mailbox: DomainMailbox, photo: Photo) -> None:
-    picture = await repository.picture_of(session, mailbox.id)
-    if picture is None:
-        picture = ProfilePicture(account_id=mailbox.account_id, mailbox_id=mailbox.id)
-    picture.token = secrets.token_urlsafe(24)
-    picture.mime_type, picture.data = photo.mime_type, photo.data
-    picture.width, picture.height = photo.width, photo.height
-    await repository.add(session, picture)
+    await repository.save_picture(session, mailbox.id, secrets.token_urlsafe(24), photo)
 
 
 async def served(session: AsyncSession, filename: str) -> tuple[bytes, str] | None:
     """The bytes and MIME type behind ``/media/profile-pictures/{token}.{png|jpg}``."""
     token, _, extension = filename.rpartition(".")
-    picture = await repository.picture_by_token(session, token) if token else None
-    if picture is None or EXTENSIONS.get(picture.mime_type) != extension:
+    found = await repository.picture_by_token(session, token) if token else None
+    if found is None or EXTENSIONS.get(found[1]) != extension:
         return None
-    return picture.data, picture.mime_type
+    return found

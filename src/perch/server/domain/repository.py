@@ -6,22 +6,32 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import undefer
 
+from perch.server.integrations.google import Photo
 from perch.server.kit.timefmt import utcnow
 from perch.server.models.domain import Domain
 from perch.server.models.domain_mailbox import DomainMailbox, DomainMailboxStatus
 from perch.server.models.domain_owner import DomainOwner
 from perch.server.models.mailbox import Mailbox
-from perch.server.models.profile_picture import ProfilePicture
 
-Row = Domain | DomainMailbox | DomainOwner | ProfilePicture
+Row = Domain | DomainMailbox | DomainOwner
+
+
+class Duplicate(Exception):
+    """A row with the same unique key was written meanwhile (by a concurrent request)."""
 
 
 async def add(session: AsyncSession, *rows: Row) -> None:
     session.add_all(rows)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as e:
+        # The failed flush ended the transaction; roll back so that the request's scope does
+        # not fail on commit (a route's error does not reach the session dependency).
+        await session.rollback()
+        raise Duplicate() from e
 
 
 async def owner(session: AsyncSession, account_id: int) -> DomainOwner | None:
@@ -100,22 +110,33 @@ async def change_status(
 
 
 async def remove_mailbox(session: AsyncSession, row: DomainMailbox) -> None:
-    """The mailbox, its picture, and any sending connection of the same address."""
+    """The mailbox (its picture with it) and any sending connection of the same address."""
     same_address = (Mailbox.account_id == row.account_id, Mailbox.email == row.email)
     await session.execute(delete(Mailbox).where(*same_address))
-    await session.execute(delete(ProfilePicture).where(ProfilePicture.mailbox_id == row.id))
     await session.execute(delete(DomainMailbox).where(DomainMailbox.id == row.id))
 
 
-async def picture_of(session: AsyncSession, mailbox_id: int) -> ProfilePicture | None:
-    stmt = select(ProfilePicture).where(ProfilePicture.mailbox_id == mailbox_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def picture_by_token(session: AsyncSession, token: str) -> ProfilePicture | None:
-    stmt = (
-        select(ProfilePicture)
-        .where(ProfilePicture.token == token)
-        .options(undefer(ProfilePicture.data))
+async def save_picture(session: AsyncSession, mailbox_id: int, token: str, photo: Photo) -> None:
+    """Replace the mailbox's picture (the last writer wins)."""
+    values = {
+        "picture_token": token,
+        "picture_mime_type": photo.mime_type,
+        "picture_width": photo.width,
+        "picture_height": photo.height,
+        "picture_data": photo.data,
+        "updated_at": utcnow(),
+    }
+    await session.execute(
+        update(DomainMailbox).where(DomainMailbox.id == mailbox_id).values(values)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def picture_by_token(session: AsyncSession, token: str) -> tuple[bytes, str] | None:
+    """(data, MIME type) of the picture with this token."""
+    stmt = select(DomainMailbox.picture_data, DomainMailbox.picture_mime_type).where(
+        DomainMailbox.picture_token == token
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return row[0], row[1]

@@ -26,7 +26,6 @@ from perch.server.domain.schemas import (
 from perch.server.kit.timefmt import iso_local
 from perch.server.models.domain import Domain, DomainProvider
 from perch.server.models.domain_mailbox import DomainMailbox, DomainMailboxStatus
-from perch.server.models.profile_picture import ProfilePicture
 
 PICTURE_PATH = "/media/profile-pictures"
 # How a Workspace mailbox is reached (Gmail); Perch never hands out the password.
@@ -113,8 +112,7 @@ async def get_mailbox(
     mailbox = await repository.mailbox(session, account_id, names.normalize(email))
     if mailbox is None or mailbox.domain_id != domain.id:
         raise MailboxNotFound()
-    picture = await repository.picture_of(session, mailbox.id)
-    return _mailbox_read(mailbox, picture_url(settings, picture))
+    return _mailbox_read(mailbox, picture_url(settings, mailbox))
 
 
 def _mailbox_read(mailbox: DomainMailbox, picture: str | None) -> DomainMailboxRead:
@@ -139,8 +137,8 @@ def _mailbox_read(mailbox: DomainMailbox, picture: str | None) -> DomainMailboxR
     )
 
 
-def picture_url(settings: Settings, picture: ProfilePicture | None) -> str | None:
-    if picture is None:
+def picture_url(settings: Settings, mailbox: DomainMailbox) -> str | None:
+    if mailbox.picture_token is None or mailbox.picture_mime_type is None:
         return None
-    extension = EXTENSIONS[picture.mime_type]
-    return f"{settings.public_url.rstrip('/')}{PICTURE_PATH}/{picture.token}.{extension}"
+    extension = EXTENSIONS[mailbox.picture_mime_type]
+    return f"{settings.public_url.rstrip('/')}{PICTURE_PATH}/{mailbox.picture_token}.{extension}"

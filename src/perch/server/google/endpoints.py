@@ -20,7 +20,7 @@ router = dialect_router(FIELDS, prefix="/rest/v2/domains/google", tags=["google 
 @router.put(
     "/connection",
     summary="Connect (or replace) the account's Google Workspace",
-    responses=FIELDS.responses(503),
+    responses=FIELDS.responses(409, 503),
 )
 async def connect(
     body: GoogleConnectionUpdate, account: AccountDep, session: SessionDep, runtime: RuntimeDep

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.models.google_connection import GoogleConnection
@@ -13,9 +14,19 @@ async def for_account(session: AsyncSession, account_id: int) -> GoogleConnectio
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+class Duplicate(Exception):
+    """The account's connection was written meanwhile (by a concurrent request)."""
+
+
 async def add(session: AsyncSession, connection: GoogleConnection) -> None:
     session.add(connection)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as e:
+        # The failed flush ended the transaction; roll back so that the request's scope does
+        # not fail on commit (a route's error does not reach the session dependency).
+        await session.rollback()
+        raise Duplicate() from e
 
 
 async def remove(session: AsyncSession, account_id: int) -> bool:

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perch.server.errors import FieldIssue, InvalidFields, NotFound, ServiceUnavailable
+from perch.server.errors import (
+    Conflict,
+    FieldIssue,
+    InvalidFields,
+    NotFound,
+    ServiceUnavailable,
+)
 from perch.server.google import repository
 from perch.server.google.schemas import GoogleConnectionRead
 from perch.server.integrations.google import (
@@ -89,7 +95,10 @@ async def connect(
     if connection is None:
         connection = GoogleConnection(account_id=account_id)
     _fill(connection, key, admin, runtime.secrets.encrypt(key.as_json()))
-    await repository.add(session, connection)
+    try:
+        await repository.add(session, connection)
+    except repository.Duplicate as e:
+        raise Conflict(detail="The connection was saved by another request meanwhile") from e
     return read(connection)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perch.server.kit.timefmt import utcnow
@@ -23,6 +23,9 @@ class DomainMailbox(IdMixin, CreatedMixin, Base):
 
     ``email`` is lower-case. ``google_marker`` is written into the user's ``externalIds`` so a
     retried creation recognises the user it made; the user's password is never kept.
+
+    ``picture_*``: the profile picture as Google accepted it, served by Perch at
+    ``/media/profile-pictures/{picture_token}.{png|jpg}``; a new picture gets a new token.
     """
 
     __tablename__ = "domain_mailbox"
@@ -44,4 +47,9 @@ class DomainMailbox(IdMixin, CreatedMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     google_user_id: Mapped[str | None] = mapped_column(String(100), default=None)
     google_marker: Mapped[str] = mapped_column(String(64))
+    picture_token: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    picture_mime_type: Mapped[str | None] = mapped_column(String(20), default=None)
+    picture_width: Mapped[int | None] = mapped_column(Integer, default=None)
+    picture_height: Mapped[int | None] = mapped_column(Integer, default=None)
+    picture_data: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
