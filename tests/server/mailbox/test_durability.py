@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from perch.sandbox import SandboxIMAP, SandboxSMTP
@@ -75,9 +76,12 @@ async def test_recording_twice_keeps_the_first_result(
     batch_id, _ = await _submit(runtime, {"mailboxes": [mailbox(**ports)]})
     async with runtime.session() as session:
         [item] = await repository.pending_items(session, batch_id)
+    async with runtime.session() as session:
+        await batch_service.record(session, item, Outcome(BatchItemStatus.connected, []))
     for outcome in (Outcome(BatchItemStatus.connected, []), Outcome(BatchItemStatus.failed, [])):
-        async with runtime.session() as session:
-            await batch_service.record(session, item, outcome)
+        with pytest.raises(batch_service.AlreadyReported):
+            async with runtime.session() as session:
+                await batch_service.record(session, item, outcome)
     async with runtime.session() as session:
         counts = await repository.status_counts(session, batch_id)
         stored = await session.scalar(select(func.count()).select_from(Mailbox))

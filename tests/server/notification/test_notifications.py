@@ -116,3 +116,9 @@ async def test_the_list_needs_a_key(anonymous: Any) -> None:
     response = await anonymous.get(LIST)
     assert response.status_code == 401
     assert response.json()["title"] == "Unauthorized"
+
+
+async def test_a_bad_limit_is_400(user: ApiUser) -> None:
+    response = await user.client.get(LIST, params={"limit": 0})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Value of limit is incorrect."

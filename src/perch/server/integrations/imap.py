@@ -147,6 +147,7 @@ class ImapConnector:
         self.timeout = timeout
         self.allowed = allowed
         self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix="perch-imap")
+        self._greeters = mailnet.Greeters()
 
     async def open(self, server: MailServer, login: str, password: str) -> ImapSession:
         """Connect, start TLS as ``server.security`` says, and LOGIN."""
@@ -192,7 +193,9 @@ class ImapConnector:
         try:
             if server.security is not Security.implicit_tls:
                 peer = ipaddress.ip_address(sock.getpeername()[0])
-                await mailnet.await_greeting(P, sock, server, peer, self.ssl_context, self.timeout)
+                await mailnet.await_greeting(
+                    P, sock, server, peer, self.ssl_context, self.timeout, self._greeters
+                )
             sock.settimeout(self.timeout)  # blocking, with a timeout, for imapclient
         except BaseException:
             mailnet.close_quietly(sock)

@@ -11,7 +11,8 @@ What the SMTP and IMAP adapters share::
     await_greeting(protocol, sock, ...)  for a plaintext start: returns once the server speaks;
                                          if it stays silent, a TLS handshake on a second
                                          connection tells "this is an implicit-TLS port" within
-                                         about a second instead of a long timeout
+                                         about a second instead of a long timeout (skipped for
+                                         endpoints a connector already saw greeting: Greeters)
     tls_error(protocol, server, error)   an ``ssl.SSLError`` as a MailError with a hint
 
 Implicit TLS against a STARTTLS port needs no probe: the server greets in plaintext and the
@@ -192,6 +193,21 @@ def _refused(protocol: str, server: MailServer) -> MailError:
     )
 
 
+class Greeters:
+    """Endpoints (address, port) seen greeting in plaintext. A silent connection to one of them
+    is a slow server, not a TLS port: no probe, so a busy server verified for many mailboxes
+    at once does not get a second connection for each of them."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, int]] = set()
+
+    def saw(self, address: IPAddress, port: int) -> None:
+        self._seen.add((str(address), port))
+
+    def known(self, address: IPAddress, port: int) -> bool:
+        return (str(address), port) in self._seen
+
+
 async def await_greeting(
     protocol: str,
     sock: socket.socket,
@@ -199,16 +215,23 @@ async def await_greeting(
     address: IPAddress,
     ssl_context: ssl.SSLContext,
     timeout: float,
+    greeters: Greeters | None = None,
 ) -> None:
     """Return once the server has sent something on a plaintext connection.
 
     Raises ``<P>_TLS_MODE_MISMATCH`` when the port turns out to expect implicit TLS and
     ``<P>_TIMEOUT`` (stage ``greeting``) when the server stays silent.
     """
+    greeters = greeters or Greeters()
     quiet = min(PROBE_AFTER, timeout)
     if await _readable(sock, quiet):
+        greeters.saw(address, server.port)
         return
     remaining = max(timeout - quiet, 0.1)
+    if greeters.known(address, server.port):
+        if await _readable(sock, remaining):
+            return
+        raise _silent(protocol, server, timeout)
     speaks = asyncio.create_task(_readable(sock, remaining))
     probe = asyncio.create_task(_speaks_tls(address, server, ssl_context, remaining))
     try:
@@ -216,12 +239,17 @@ async def await_greeting(
         if probe in done and probe.result():
             raise implicit_port_error(protocol, server)
         if await speaks:
+            greeters.saw(address, server.port)
             return
     finally:
         for task in (speaks, probe):
             task.cancel()
         await asyncio.gather(speaks, probe, return_exceptions=True)
-    raise MailTransient(
+    raise _silent(protocol, server, timeout)
+
+
+def _silent(protocol: str, server: MailServer, timeout: float) -> MailError:
+    return MailTransient(
         f"{protocol}_TIMEOUT",
         "greeting",
         f"{server} accepted the connection but sent no greeting within {timeout:g} s",

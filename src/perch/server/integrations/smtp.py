@@ -108,6 +108,7 @@ class SmtpConnector:
         self.timeout = timeout
         self.allowed = allowed
         self.local_hostname = local_hostname
+        self._greeters = mailnet.Greeters()
 
     async def open(self, server: MailServer, login: str | None, password: str) -> SmtpSession:
         """Connect, start TLS as ``server.security`` says, and log in (unless ``login`` is None:
@@ -155,7 +156,9 @@ class SmtpConnector:
         try:
             if not implicit:
                 peer = ipaddress.ip_address(sock.getpeername()[0])
-                await mailnet.await_greeting(P, sock, server, peer, self.ssl_context, self.timeout)
+                await mailnet.await_greeting(
+                    P, sock, server, peer, self.ssl_context, self.timeout, self._greeters
+                )
             client = aiosmtplib.SMTP(
                 hostname=server.host,
                 sock=sock,

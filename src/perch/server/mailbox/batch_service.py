@@ -87,16 +87,24 @@ async def _refuse_conflicts(
         raise Conflict(details)
 
 
+class AlreadyReported(Exception):
+    """The mailbox's result was stored before (by an earlier run): roll this one back."""
+
+
 async def record(session: AsyncSession, item: MailboxBatchItem, outcome: Outcome) -> None:
-    """Store one mailbox's result (and the mailbox, if it connected) unless already stored."""
-    status, problems = outcome.status, outcome.problems
-    if status is not BatchItemStatus.failed and await _taken(session, item):
-        status, problems = BatchItemStatus.failed, [already_connected_problem(item.smtp_email)]
-    if not await repository.settle_item(session, item.id, status, problems):
-        return  # reported before (a previous run got here first)
+    """Store one mailbox's result, and the mailbox if it connected.
+
+    Raises ``AlreadyReported`` when the item is no longer pending; the caller's transaction
+    must then roll back (it may have inserted the mailbox already)."""
+    status, problems, mailbox_id = outcome.status, outcome.problems, None
     if status is not BatchItemStatus.failed:
-        mailbox = await mailbox_service.store_verified(session, item, status, problems)
-        await repository.link_mailbox(session, item.id, mailbox.id)
+        if await _taken(session, item):
+            status, problems = BatchItemStatus.failed, [already_connected_problem(item.smtp_email)]
+        else:
+            stored = await mailbox_service.store_verified(session, item, status, problems)
+            mailbox_id = stored.id
+    if not await repository.settle_item(session, item.id, status, problems, mailbox_id):
+        raise AlreadyReported(item.id)
 
 
 async def abort(session: AsyncSession, batch_id: int) -> None:

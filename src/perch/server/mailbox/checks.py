@@ -54,15 +54,18 @@ class Outcome:
 
 
 class HostLimiter:
-    """At most ``limit`` connections at once to one server host name."""
+    """At most ``limit`` SMTP connections, and ``limit`` IMAP connections, at once to one
+    server host name (the SMTP and the IMAP server of a host are separate services with their
+    own connection limits; two ports of one protocol share the budget)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._semaphores: dict[tuple[str, str], asyncio.Semaphore] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        semaphore = self._semaphores.setdefault(host.lower(), asyncio.Semaphore(self.limit))
+    async def slot(self, protocol: str, host: str) -> AsyncIterator[None]:
+        key = (protocol, host.lower())
+        semaphore = self._semaphores.setdefault(key, asyncio.Semaphore(self.limit))
         async with semaphore:
             yield
 
@@ -118,13 +121,13 @@ class Checker:
         return Outcome(BatchItemStatus.connected, [])
 
     async def _smtp(self, spec: MailboxCheck) -> None:
-        async with self.hosts.slot(spec.smtp.host):
+        async with self.hosts.slot("SMTP", spec.smtp.host):
             session = await self.smtp.open(spec.smtp, spec.smtp_login, spec.smtp_password)
             await session.close()
 
     async def _imap(self, spec: MailboxCheck) -> None:
         async with (
-            self.hosts.slot(spec.imap.host),
+            self.hosts.slot("IMAP", spec.imap.host),
             self.imap.session(spec.imap, spec.imap_login, spec.imap_password) as session,
         ):
             await session.select("INBOX")

@@ -136,6 +136,7 @@ async def settle_item(
     item_id: int,
     status: BatchItemStatus,
     problems: Sequence[dict[str, Any]],
+    mailbox_id: int | None = None,
 ) -> bool:
     """Store an item's result and wipe its passwords, unless someone already did."""
     stmt = (
@@ -144,6 +145,7 @@ async def settle_item(
         .values(
             status=status,
             problems=list(problems),
+            mailbox_id=mailbox_id,
             smtp_password_encrypted=None,
             imap_password_encrypted=None,
             finished_at=utcnow(),
@@ -151,11 +153,6 @@ async def settle_item(
     )
     result = await session.execute(stmt)
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
-
-
-async def link_mailbox(session: AsyncSession, item_id: int, mailbox_id: int) -> None:
-    stmt = update(MailboxBatchItem).where(MailboxBatchItem.id == item_id)
-    await session.execute(stmt.values(mailbox_id=mailbox_id))
 
 
 async def mark_finished(session: AsyncSession, batch_id: int, at: datetime) -> bool:

@@ -12,6 +12,8 @@ Concurrency: at most ``verify_concurrency`` mailboxes of a batch at once, and at
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from dataclasses import dataclass
 
 import structlog
 
@@ -46,10 +48,19 @@ async def verify_batch(runtime: Runtime, batch_id: int) -> None:
     log.info("mailbox.batch.finished", batch_id=batch_id)
 
 
+@dataclass
+class _Run:
+    """What the mailboxes of one run share: the checker and the bounds."""
+
+    runtime: Runtime
+    checker: Checker
+    slots: asyncio.Semaphore  # mailboxes verified at once
+    writes: asyncio.Lock | None  # SQLite has one writer: queue here, not in its busy handler
+
+
 async def _verify(runtime: Runtime, items: list[MailboxBatchItem]) -> None:
     settings = runtime.settings
     timeout = settings.mail_timeout.total_seconds()
-    slots = asyncio.Semaphore(settings.verify_concurrency)
     threads = max(1, min(settings.verify_concurrency, len(items)))
     async with ImapConnector(
         runtime.ssl_context, timeout=timeout, allowed=settings.allowed_networks, max_threads=threads
@@ -61,23 +72,28 @@ async def _verify(runtime: Runtime, items: list[MailboxBatchItem]) -> None:
             local_hostname=mailnet.helo_name(settings.public_url),
         )
         domains = DomainLookup(settings.dns_nameservers, timeout)
-        checker = Checker(smtp, imap, HostLimiter(settings.verify_per_host), domains)
+        run = _Run(
+            runtime,
+            Checker(smtp, imap, HostLimiter(settings.verify_per_host), domains),
+            asyncio.Semaphore(settings.verify_concurrency),
+            asyncio.Lock() if settings.is_sqlite else None,
+        )
         results = await asyncio.gather(
-            *(_verify_one(runtime, checker, slots, item) for item in items),
-            return_exceptions=True,
+            *(_verify_one(run, item) for item in items), return_exceptions=True
         )
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
         raise failures[0]
 
 
-async def _verify_one(
-    runtime: Runtime, checker: Checker, slots: asyncio.Semaphore, item: MailboxBatchItem
-) -> None:
-    async with slots:
-        outcome = await checker.check(mailbox_check(item, runtime.secrets))
-    async with runtime.session() as session:
-        await batch_service.record(session, item, outcome)
+async def _verify_one(run: _Run, item: MailboxBatchItem) -> None:
+    async with run.slots:
+        outcome = await run.checker.check(mailbox_check(item, run.runtime.secrets))
+    try:
+        async with run.writes or contextlib.nullcontext(), run.runtime.session() as session:
+            await batch_service.record(session, item, outcome)
+    except batch_service.AlreadyReported:
+        return  # an earlier run stored it; this one is rolled back
     log.info(
         "mailbox.verified",
         batch_id=item.batch_id,
