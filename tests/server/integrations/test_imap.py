@@ -151,3 +151,13 @@ async def test_a_server_that_never_greets_times_out(sandbox_ca: SandboxCA) -> No
             await imap.open(implicit(stalled.implicit_port), ALICE, ALICE_PASSWORD)
     assert (plain.value.code, plain.value.stage) == ("IMAP_TIMEOUT", "greeting")
     assert (tls.value.code, tls.value.stage) == ("IMAP_TIMEOUT", "tls")
+
+
+async def test_a_slow_greeting_is_not_mistaken_for_a_tls_port(
+    imap: ImapConnector, sandbox_ca: SandboxCA
+) -> None:
+    slow = Faults(handshake_delay=1.5)  # longer than the 1 s after which Perch probes for TLS
+    async with SandboxIMAP(sandbox_ca, {ALICE: ALICE_PASSWORD}, faults=slow) as server:
+        for _ in range(2):
+            async with imap.session(starttls(server.starttls_port), ALICE, ALICE_PASSWORD) as s:
+                await s.select()

@@ -190,3 +190,12 @@ async def test_starttls_required_fails_when_the_server_does_not_offer_it(
             assert caught.value.code == code
     finally:
         plain.close()
+
+
+async def test_a_slow_greeting_is_not_mistaken_for_a_tls_port(sandbox_ca: SandboxCA) -> None:
+    slow = Faults(handshake_delay=1.5)  # longer than the 1 s after which Perch probes for TLS
+    async with SandboxSMTP(sandbox_ca, {ALICE: ALICE_PASSWORD}, faults=slow) as server:
+        smtp = connector(sandbox_ca)
+        for _ in range(2):  # the second time the port is known to greet: no probe
+            session = await smtp.open(starttls(server), ALICE, ALICE_PASSWORD)
+            await session.close()
