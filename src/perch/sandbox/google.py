@@ -532,17 +532,14 @@ class _Recorder:
                 await self.app(scope, receive, _swallow)
             await self._fail(scope, outage, send)
             return
-        status = {"code": 500}
         scope.setdefault("state", {})
 
         async def recording(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+            if message["type"] == "http.response.start":  # logged before the client can know
+                self._log(scope, message["status"], scope["state"].get("subject"))
             await send(message)
 
         await self.app(scope, receive, recording)
-        subject = scope["state"].get("subject")
-        self._log(scope, status["code"], subject)
 
     async def _fail(self, scope: Scope, outage: Outage, send: Send) -> None:
         self._log(scope, outage.status)
