@@ -20,7 +20,7 @@ from starlette.routing import Match, Route
 
 from perch.sandbox.ca import SandboxCA
 from perch.sandbox.https import HttpsServer
-from perch.sandbox.microsoft import batch
+from perch.sandbox.microsoft import batch, mail
 from perch.sandbox.microsoft import responses as r
 from perch.sandbox.microsoft.directory import (
     DEFAULT_ROLES,
@@ -67,6 +67,7 @@ class SandboxMicrosoft:
         self._by_key: dict[str, FakeUser] = {}
         self._by_address: dict[str, FakeUser] = {}
         self._indexed = 0
+        self.mail = mail.Mailstore()
         self.app = Starlette(routes=self._routes())
         self._server = HttpsServer(self.app, self.ca, host=host)
 
@@ -83,7 +84,93 @@ class SandboxMicrosoft:
                 self._graph(self._get_inbox, mailbox=True),
                 methods=["GET"],
             ),
+            *self._mail_routes(),
         ]
+
+    def _mail_routes(self) -> list[Route]:
+        base = "/v1.0/users/{user}"
+        mailbox = {"mailbox": True}
+        return [
+            Route(
+                f"{base}/mailFolders/inbox/messages",
+                self._graph(self._inbox_messages, **mailbox),
+                methods=["GET"],
+            ),
+            Route(
+                f"{base}/messages/{{id}}/createReply",
+                self._graph(self._create_reply, **mailbox),
+                methods=["POST"],
+            ),
+            Route(
+                f"{base}/messages/{{id}}",
+                self._graph(self._patch_message, **mailbox),
+                methods=["PATCH"],
+            ),
+            Route(
+                f"{base}/messages/{{id}}/send", self._graph(self._send, **mailbox), methods=["POST"]
+            ),
+        ]
+
+    # -- mail (see perch.sandbox.microsoft.mail) -------------------------------------------
+
+    def deliver(
+        self, user: str, *, sender: str, subject: str, html: str = "", **fields: Any
+    ) -> dict[str, Any]:
+        """Put a message in ``user``'s inbox (by UPN or id); returns its Graph resource."""
+        found = self._find(user, None, by_address=True)
+        if found is None:
+            raise KeyError(user)
+        message = mail.new_message(
+            sender=sender,
+            to=found.mail or found.user_principal_name,
+            subject=subject,
+            html=html,
+            **fields,
+        )
+        return self.mail.add(found.id, "inbox", message)
+
+    def sent(self, user: str) -> list[dict[str, Any]]:
+        found = self._find(user, None, by_address=True)
+        return self.mail.in_folder(found.id, "sentitems") if found else []
+
+    def message(self, message_id: str) -> dict[str, Any] | None:
+        return self.mail.messages.get(message_id)
+
+    def _mail_user(self, request: Request, caller: Caller, roles: set[str]) -> FakeUser | Response:
+        named = request.path_params["user"]
+        user = self._find(named, caller)
+        if user is None:
+            return r.graph_error("invalid_user", name=named)
+        if not caller.roles & roles or user.access_denied:
+            return r.graph_error("mail")
+        return user if user.has_mailbox else r.graph_error("no_mailbox")
+
+    async def _inbox_messages(self, request: Request, caller: Caller) -> Response:
+        user = self._mail_user(request, caller, mail.READ_ROLES)
+        return user if isinstance(user, Response) else mail.list_inbox(self.mail, request, user.id)
+
+    async def _create_reply(self, request: Request, caller: Caller) -> Response:
+        user = self._mail_user(request, caller, mail.WRITE_ROLES)
+        if isinstance(user, Response):
+            return user
+        address = user.mail or user.user_principal_name
+        return mail.create_reply(self.mail, user.id, address, request.path_params["id"])
+
+    async def _patch_message(self, request: Request, caller: Caller) -> Response:
+        user = self._mail_user(request, caller, mail.WRITE_ROLES)
+        if isinstance(user, Response):
+            return user
+        return mail.patch_message(
+            self.mail, user.id, request.path_params["id"], await request.json()
+        )
+
+    async def _send(self, request: Request, caller: Caller) -> Response:
+        user = self._mail_user(request, caller, mail.SEND_ROLES)
+        return (
+            user
+            if isinstance(user, Response)
+            else mail.send_draft(self.mail, user.id, request.path_params["id"])
+        )
 
     # -- configuration -----------------------------------------------------------------
 
