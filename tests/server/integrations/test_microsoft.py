@@ -237,7 +237,7 @@ async def test_the_overall_bound() -> None:
 
     async def work(mailbox: str | None) -> None:
         nonlocal running, peak
-        async with limits.slot(mailbox):
+        async with limits.slot(*([mailbox] if mailbox else [])):
             running += 1
             peak = max(peak, running)
             await asyncio.sleep(0.01)

@@ -75,7 +75,7 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class BulkOutcome:
     results: list[BulkResult]
 
     @property
@@ -93,7 +93,7 @@ class Batch:
 
 async def connect(
     session: AsyncSession, runtime: Runtime, account: Account, body: BulkCreate
-) -> Outcome:
+) -> BulkOutcome:
     entries = _entries(body)
     credential = await _credential(session, account, body.credential_id)
     batch = Batch(
@@ -111,7 +111,7 @@ async def connect(
         accounts=len(items),
         connected=sum(1 for i in items if i.mailbox_id is not None),
     )
-    return Outcome([item.result() for item in items])
+    return BulkOutcome([item.result() for item in items])
 
 
 def _entries(body: BulkCreate) -> list[BulkAccount]:
