@@ -123,3 +123,15 @@ async def test_a_failing_login_is_recorded_and_backed_off(
     async with runtime.session() as session:
         again = await session.get(MailboxImap, imap.id)
     assert again is not None and again.sync_failures == 2 and again.next_sync_at > row.next_sync_at  # type: ignore[operator]
+
+
+async def test_the_sync_error_shows_in_the_mailbox_list(
+    user: ApiUser, runtime: Runtime, make_peer_mailbox: MakePeerMailbox
+) -> None:
+    _, imap = await make_peer_mailbox(user.account.id, ALICE, "wrong-password")
+    await sync.sync_mailbox(runtime, imap.id)
+    records = (await user.client.get("/rest/v2/mailboxes")).json()
+    [record] = [r for r in records if r["type"] == "IMAP"]
+    assert record["id"] == imap.id
+    assert record["details"]["error"].startswith("IMAP_AUTH_FAILED")
+    assert record["details"]["last_synced"] is None

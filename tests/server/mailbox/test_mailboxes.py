@@ -73,6 +73,8 @@ async def test_each_mailbox_is_an_smtp_and_an_imap_record(user: ApiUser, runtime
                 "server": "imap.example.com",
                 "port": 993,
                 "private": False,
+                "error": None,
+                "last_synced": None,
             },
         },
     ]

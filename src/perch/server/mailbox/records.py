@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from perch.server.kit.timefmt import iso_local
 from perch.server.mailbox.schemas import (
     ImapDetails,
     ImapRecord,
@@ -63,6 +64,8 @@ def imap_record(imap: MailboxImap, mailbox: Mailbox, graph: str) -> ImapRecord:
         server=graph if graph_mailbox else imap.server,
         port=GRAPH_PORT if graph_mailbox else imap.port,
         private=False,
+        error=imap.sync_error,
+        last_synced=iso_local(imap.synced_at) if imap.synced_at else None,
     )
     return ImapRecord(id=imap.id, details=details)
 

@@ -141,6 +141,11 @@ class ImapDetails(BaseModel):
     server: str | None
     port: int | None
     private: bool
+    error: str | None = Field(
+        default=None,
+        description="Why the last inbox sync failed (retried with backoff); null when fine",
+    )
+    last_synced: str | None = Field(default=None, description="When the inbox was last synced, UTC")
 
 
 class SmtpRecord(BaseModel):
