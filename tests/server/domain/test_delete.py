@@ -47,6 +47,10 @@ async def _counts(user: ApiUser) -> tuple[int, int, list[str]]:
     return listed[0]["mailboxes_count"], one["mailboxes_count"], emails
 
 
+async def _job_is(runtime: Runtime, status: JobStatus) -> bool:
+    return (await jobs_of(runtime, DELETE_MAILBOX))[0].status == status
+
+
 async def _gone(user: ApiUser, email: str = RICHARD) -> bool:
     return (await user.client.get(mailbox_path(DOMAIN, email))).status_code == 404
 
@@ -139,7 +143,7 @@ async def test_google_down_keeps_the_mailbox_until_a_retry_succeeds(
 
     async def attempted() -> bool:
         jobs = await jobs_of(runtime, DELETE_MAILBOX)
-        return bool(jobs) and jobs[0].attempts == 1 and jobs[0].status == JobStatus.pending
+        return bool(jobs) and jobs[0].attempts >= 1 and jobs[0].status == JobStatus.pending
 
     await until(attempted)
     [job] = await jobs_of(runtime, DELETE_MAILBOX)
@@ -151,7 +155,7 @@ async def test_google_down_keeps_the_mailbox_until_a_retry_succeeds(
     workspace.clear_outages()  # the job's next attempt (after its backoff) succeeds
     await until(lambda: _gone(richard), timeout=20)
     assert workspace.user(RICHARD) is None
-    assert (await jobs_of(runtime, DELETE_MAILBOX))[0].status == JobStatus.done
+    await until(lambda: _job_is(runtime, JobStatus.done))  # recorded just after the work
 
 
 async def test_user_already_gone_from_workspace(
@@ -176,7 +180,8 @@ async def test_google_refusing_returns_the_mailbox_to_paid_with_the_reason(
     found = await mailbox(richard.client)
     assert "unauthorized_client" in found["error"]
     assert workspace.user(RICHARD) is not None
-    assert (await jobs_of(runtime, DELETE_MAILBOX))[0].status == JobStatus.failed
+    await until(lambda: _job_is(runtime, JobStatus.failed))  # no retry after a refusal
+    assert (await jobs_of(runtime, DELETE_MAILBOX))[0].attempts == 1
 
 
 async def test_no_key_is_401_in_the_iso_dialect(
