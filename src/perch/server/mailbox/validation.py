@@ -87,10 +87,11 @@ def _notification_types(value: Any, details: list[str]) -> list[str]:
         details.append(f"completion_notification_types if provided must be a list of {TYPES}")
         return []
     known = {t.value for t in CompletionNotificationType}
+    valid = [item for item in value if isinstance(item, str) and item in known]
     for i, item in enumerate(value):
-        if item not in known:
+        if not (isinstance(item, str) and item in known):  # an object or list is unhashable
             details.append(f"completion_notification_types[{i}] must be one of {TYPES}")
-    return list(dict.fromkeys(item for item in value if item in known))
+    return list(dict.fromkeys(valid))
 
 
 def _mailbox(index: int, entry: Any, details: list[str]) -> dict[str, Any]:
