@@ -82,10 +82,13 @@ async def summary(client: httpx.AsyncClient, batch_id: int) -> dict[str, Any]:
 
 
 async def finished(client: httpx.AsyncClient, batch_id: int, timeout: float = 30) -> dict[str, Any]:
-    """The summary once the batch is finished (polled, never slept for)."""
+    """The summary once the batch is finished and its completion mail, if any, settled
+    (polled, never slept for): no job of the batch is left running when the test ends."""
 
     async def done() -> bool:
-        return bool((await summary(client, batch_id))["processing_finished"])
+        body = await summary(client, batch_id)
+        mail = body["notifications"]["mail"]
+        return bool(body["processing_finished"]) and (mail is None or mail["status"] != "PENDING")
 
     await until(done, timeout=timeout)
     return await summary(client, batch_id)

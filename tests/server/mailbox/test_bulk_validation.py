@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import ApiUser
-from tests.server.mailbox.conftest import BULK
+from tests.server.mailbox.conftest import BULK, finished
 
 SEED_ALL_FIELDS: dict[str, Any] = {
     "mailboxes": [
@@ -95,6 +95,7 @@ async def test_the_seed_requests_are_accepted(user: ApiUser, seed: dict[str, Any
     assert response.status_code == 202
     assert list(response.json()) == ["batch_id"]
     assert isinstance(response.json()["batch_id"], int)
+    await finished(user.client, response.json()["batch_id"])  # verification: test_verification
 
 
 async def test_the_seed_400_body_byte_for_byte(user: ApiUser) -> None:
@@ -267,7 +268,11 @@ async def test_the_openapi_document_has_the_request_schema_and_every_status(
 
 async def test_emails_are_stored_lower_case(user: ApiUser) -> None:
     body = required(smtp_email="Jared@GetPiedPiper.COM", imap_email=" JARED@getpiedpiper.com ")
-    assert (await user.client.post(BULK, json=body)).status_code == 202
+    response = await user.client.post(BULK, json=body)
+    assert response.status_code == 202
     again = required(smtp_email="jared@getpiedpiper.com")
-    response = await user.client.post(BULK, json=again)
-    assert response.status_code == 409  # same mailbox, whatever the case
+    assert (await user.client.post(BULK, json=again)).status_code == 409  # same, any case
+    result = await finished(user.client, response.json()["batch_id"])
+    [failed] = result["failed_mailboxes"]
+    assert (failed["smtp_email"], failed["imap_email"]) == ("jared@getpiedpiper.com",) * 2
+
