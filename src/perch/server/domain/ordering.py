@@ -28,6 +28,7 @@ from perch.server.integrations.google import (
 )
 from perch.server.models.domain import Domain, DomainProvider
 from perch.server.models.domain_mailbox import DomainMailbox, DomainMailboxStatus
+from perch.server.models.domain_owner import DomainOwner
 from perch.server.runtime import Runtime
 from perch.server.worker.queue import enqueue
 
@@ -52,14 +53,25 @@ class Wanted:
 async def order_domains(
     session: AsyncSession, runtime: Runtime, account_id: int, body: DomainOrder
 ) -> None:
+    domains, wanted, contact = await _valid_domain_order(session, runtime, account_id, body)
+    await check_workspace(session, runtime, account_id, domains, wanted)
+    rows = [_domain(account_id, name, runtime, owner.contact_of(contact)) for name in domains]
+    try:
+        await repository.add(session, *rows)
+        await _write_mailboxes(session, account_id, {d.name: d for d in rows}, wanted, {})
+    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
+        raise InvalidFields([issue("domains", errors.DOMAIN_EXISTS)]) from e
+
+
+async def _valid_domain_order(
+    session: AsyncSession, runtime: Runtime, account_id: int, body: DomainOrder
+) -> tuple[list[str], list[Wanted], DomainOwner]:
+    """The body's domains and mailboxes and the owner, or a 422 with every problem."""
     domains, issues = domain_list(body.domains)
     wanted, mailbox_issues = mailbox_list(body.mailboxes)
     issues = provider_issues(body.provider) + issues + mailbox_issues
-    issues += [
-        issue(w.field, errors.DOMAIN_NOT_IN_ORDER, w.given)
-        for w in wanted
-        if names.domain_of(w.email) not in domains
-    ]
+    outside = [w for w in wanted if names.domain_of(w.email) not in domains]
+    issues += [issue(w.field, errors.DOMAIN_NOT_IN_ORDER, w.given) for w in outside]
     issues += capacity_issues(wanted, {}, runtime.settings.domain_max_mailboxes)
     existing = await repository.domains_named(session, account_id, domains)
     issues += [
@@ -70,24 +82,29 @@ async def order_domains(
     contact = await repository.owner(session, account_id)
     if contact is None:
         issues.append(issue("owner", errors.OWNER_REQUIRED))
-    if issues:
+    if issues or contact is None:
         raise InvalidFields(issues)
-    await check_workspace(session, runtime, account_id, domains, wanted)
-    rows = [_domain(account_id, name, runtime, owner.contact_of(contact)) for name in domains]
-    try:
-        await repository.add(session, *rows)
-        await _write_mailboxes(session, account_id, {d.name: d for d in rows}, wanted, {})
-    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
-        raise InvalidFields([issue("domains", errors.DOMAIN_EXISTS)]) from e
+    return domains, wanted, contact
 
 
 async def order_mailboxes(
     session: AsyncSession, runtime: Runtime, account_id: int, body: MailboxesOrder
 ) -> None:
+    wanted, domains, failed = await _valid_mailbox_order(session, runtime, account_id, body)
+    await check_workspace(session, runtime, account_id, [], wanted)
+    try:
+        await _write_mailboxes(session, account_id, domains, wanted, failed)
+    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
+        raise InvalidFields([issue("mailboxes", errors.MAILBOX_EXISTS)]) from e
+
+
+async def _valid_mailbox_order(
+    session: AsyncSession, runtime: Runtime, account_id: int, body: MailboxesOrder
+) -> tuple[list[Wanted], dict[str, Domain], dict[str, DomainMailbox]]:
+    """The mailboxes, their domains and the FAILED ones they replace; or a 422."""
     wanted, issues = mailbox_list(body.mailboxes)
-    domains = await repository.domains_named(
-        session, account_id, {names.domain_of(w.email) for w in wanted}
-    )
+    wanted_domains = {names.domain_of(w.email) for w in wanted}
+    domains = await repository.domains_named(session, account_id, wanted_domains)
     existing = await repository.mailboxes_named(session, account_id, [w.email for w in wanted])
     failed = {e: m for e, m in existing.items() if m.status == DomainMailboxStatus.failed}
     issues += [problem for w in wanted if (problem := _placement(w, domains, existing, failed))]
@@ -96,11 +113,7 @@ async def order_mailboxes(
     issues += capacity_issues(wanted, in_use, runtime.settings.domain_max_mailboxes)
     if issues:
         raise InvalidFields(issues)
-    await check_workspace(session, runtime, account_id, [], wanted)
-    try:
-        await _write_mailboxes(session, account_id, domains, wanted, failed)
-    except repository.Duplicate as e:  # ordered by a concurrent request meanwhile
-        raise InvalidFields([issue("mailboxes", errors.MAILBOX_EXISTS)]) from e
+    return wanted, domains, failed
 
 
 def provider_issues(provider: str | None) -> list[FieldIssue]:
