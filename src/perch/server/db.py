@@ -1,7 +1,8 @@
 """Engine and session scope.
 
 Services never commit. A request or a job opens one ``session_scope``: it commits when the
-block ends normally and rolls back on error. Work that must only happen after the commit
+block ends normally and rolls back on error, or when the session was marked ``ROLLBACK_ONLY``
+(a request whose route answered with an error). Work that must only happen after the commit
 (handing a job id to the broker) is registered with ``after_commit``.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "perch_after_commit"
+ROLLBACK_ONLY = "perch_rollback_only"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -53,6 +55,9 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
     async with maker() as session:
         try:
             yield session
+            if session.info.get(ROLLBACK_ONLY):
+                await session.rollback()
+                return
             await session.commit()
         except BaseException:
             await session.rollback()

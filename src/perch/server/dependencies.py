@@ -9,9 +9,11 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.auth import service as auth_service
+from perch.server.db import ROLLBACK_ONLY
 from perch.server.errors import Unauthorized
 from perch.server.kit.crypto import hash_api_key
 from perch.server.models import Account
+from perch.server.routing import REQUEST_FAILED
 from perch.server.runtime import Runtime
 
 
@@ -21,8 +23,12 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the route succeeds, rolled back when it
+    answers with an error (the dialect route marks the request failed before this closes)."""
     async with get_runtime(request).session() as session:
         yield session
+        if getattr(request.state, REQUEST_FAILED, False):
+            session.info[ROLLBACK_ONLY] = True
 
 
 async def get_account(

@@ -29,6 +29,7 @@ from perch.server.errors import PROBLEM, Dialect, PerchError
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_FAILED = "perch_failed"  # request.state flag: the route answered with an error
 _request_id: ContextVar[str] = ContextVar("perch_request_id", default="")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -56,6 +57,7 @@ class DialectRoute(APIRoute):
             try:
                 return await handler(request)
             except Exception as exc:  # every error leaves in the route's dialect
+                setattr(request.state, REQUEST_FAILED, True)  # its transaction rolls back
                 return render(dialect, exc, request)
 
         return render_errors
