@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Result, Select, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, Result, Select, and_, false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.models import Mailbox, MailboxImap
@@ -115,8 +115,11 @@ async def own_message_ids(session: AsyncSession, account_id: int, ids: list[str]
 
 
 async def add_messages(session: AsyncSession, messages: list[InboxMessage]) -> None:
-    session.add_all(messages)
-    await session.flush()
+    """One multi-row INSERT (no unit of work: a large sync inserts thousands of rows)."""
+    if not messages:
+        return
+    rows = [{k: v for k, v in vars(m).items() if not k.startswith("_")} for m in messages]
+    await session.execute(insert(InboxMessage), rows)
 
 
 async def relocate(
