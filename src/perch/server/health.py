@@ -31,7 +31,29 @@ async def _broker(runtime: Runtime) -> dict[str, Any]:
         return {"ok": False, "kind": scheme, "error": type(e).__name__}
 
 
-@router.get("/healthz", summary="Database and broker health")
+HEALTH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "database": {"type": "object"},
+        "broker": {"type": "object"},
+        "scheduler": {"type": "object"},
+    },
+    "required": ["status", "database", "broker", "scheduler"],
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Database and broker answer",
+        "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+    },
+    503: {
+        "description": "Database or broker unreachable",
+        "content": {"application/json": {"schema": HEALTH_SCHEMA}},
+    },
+}
+
+
+@router.get("/healthz", summary="Database and broker health", responses=RESPONSES)
 async def healthz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     database, broker = await _database(runtime), await _broker(runtime)
