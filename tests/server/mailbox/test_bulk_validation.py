@@ -275,4 +275,3 @@ async def test_emails_are_stored_lower_case(user: ApiUser) -> None:
     result = await finished(user.client, response.json()["batch_id"])
     [failed] = result["failed_mailboxes"]
     assert (failed["smtp_email"], failed["imap_email"]) == ("jared@getpiedpiper.com",) * 2
-
