@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perch.server.integrations.mailnet import Security, auth_hint, security_for_port
+from perch.server.integrations.mail_hints import auth_hint
+from perch.server.integrations.mailnet import Security, security_for_port
 
 
 @pytest.mark.parametrize(

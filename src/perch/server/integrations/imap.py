@@ -57,6 +57,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from perch.server.integrations import mailnet
+from perch.server.integrations.mail_hints import auth_hint
 from perch.server.integrations.mailnet import (
     IPNetwork,
     MailError,
@@ -317,7 +318,7 @@ def _login_failed(error: LoginError, server: MailServer) -> MailError:
         f"{server} refused the login: {reply}",
         server=str(server),
         reply=reply,
-        hint=mailnet.auth_hint(P, reply),
+        hint=auth_hint(P, reply),
     )
 
 

@@ -49,6 +49,7 @@ import aiosmtplib
 import structlog
 
 from perch.server.integrations import mailnet
+from perch.server.integrations.mail_hints import auth_hint
 from perch.server.integrations.mailnet import (
     IPNetwork,
     MailError,
@@ -235,7 +236,7 @@ def _rejected(error: aiosmtplib.SMTPResponseException, server: MailServer, stage
     elif isinstance(error, aiosmtplib.SMTPDataError):
         code, hint = "DATA_REFUSED", "the server refused the message content"
     elif stage == "auth":
-        code, hint = "AUTH_FAILED", mailnet.auth_hint(P, reply)
+        code, hint = "AUTH_FAILED", auth_hint(P, reply)
     else:
         code, hint = _REPLY_CODES.get(stage, "REJECTED"), None
     message = f"{server} answered {reply!r} ({stage})"
