@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import functools
 import hashlib
 import json
@@ -41,7 +40,6 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +48,8 @@ import jwt
 import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from perch.server.integrations import httpkit
 
 log = structlog.get_logger(__name__)
 
@@ -259,36 +259,7 @@ class Photo:
         }
 
 
-class TokenCache:
-    """Tokens per credential, reused until ``margin`` before they expire; one fetch at a time
-    per credential. Keep one per process (``runtime.state``)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._tokens: dict[str, tuple[AccessToken, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, key: str, fetch: Callable[[], Awaitable[AccessToken]]) -> AccessToken:
-        cached = self._fresh(key)
-        if cached is not None:
-            return cached
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            cached = self._fresh(key)
-            if cached is None:
-                cached = await fetch()
-                self.put(key, cached)
-            return cached
-
-    def put(self, key: str, token: AccessToken) -> None:
-        margin = min(300.0, token.expires_in / 2)
-        self._tokens[key] = (token, self._clock() + token.expires_in - margin)
-
-    def _fresh(self, key: str) -> AccessToken | None:
-        found = self._tokens.get(key)
-        return found[0] if found is not None and self._clock() < found[1] else None
-
-    def invalidate(self, key: str) -> None:
-        self._tokens.pop(key, None)
+TokenCache = httpkit.TokenCache  # per process: TokenCache[AccessToken]()
 
 
 class GoogleDirectory:
@@ -399,7 +370,7 @@ class GoogleDirectory:
                 continue
             if response.status_code != 429 and response.status_code < 500:
                 return response
-            wait = _retry_after(response)
+            wait = httpkit.retry_after(response.headers.get("retry-after"))
             if attempt == self._max_retries or (wait or 0) > self._max_retry_after:
                 raise GoogleUnavailable(f"Google answered {response.status_code}")
             await self._wait(attempt, wait, str(response.status_code))
@@ -414,22 +385,6 @@ class GoogleDirectory:
 
 def _segment(value: str) -> str:
     return quote(value, safe="@")
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

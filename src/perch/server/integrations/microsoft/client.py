@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import structlog
 
+from perch.server.integrations.httpkit import retry_after
 from perch.server.integrations.microsoft.errors import (
     MicrosoftError,
     MicrosoftUnavailable,
@@ -252,21 +251,6 @@ def _final(outcome: Outcome | _Retry | None) -> Outcome:
     if isinstance(outcome, _Retry):
         return outcome.error
     return outcome if outcome is not None else MicrosoftUnavailable("no answer in the $batch")
-
-
-def retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP date); None when absent or unreadable."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _json(response: httpx.Response) -> Any:

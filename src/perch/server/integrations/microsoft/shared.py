@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from perch.server.integrations.microsoft.models import AccessToken
+from perch.server.integrations import httpkit
 
 MAILBOX_CONCURRENCY = 4
 
 
-class TokenCache:
-    """Tokens per credential, reused until shortly before they expire (five minutes, or half
-    their lifetime if shorter); one fetch at a time per credential, so a batch of 200
-    mailboxes asks the identity platform once."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._tokens: dict[str, tuple[AccessToken, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def get(self, key: str, fetch: Callable[[], Awaitable[AccessToken]]) -> AccessToken:
-        cached = self._fresh(key)
-        if cached is not None:
-            return cached
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            cached = self._fresh(key)
-            if cached is None:
-                cached = await fetch()
-                margin = min(300.0, cached.expires_in / 2)
-                self._tokens[key] = (cached, self._clock() + cached.expires_in - margin)
-            return cached
-
-    def _fresh(self, key: str) -> AccessToken | None:
-        found = self._tokens.get(key)
-        return found[0] if found is not None and self._clock() < found[1] else None
-
-    def invalidate(self, key: str) -> None:
-        self._tokens.pop(key, None)
+TokenCache = httpkit.TokenCache  # per process, in GraphShared: TokenCache[AccessToken]()
 
 
 class MailboxLimits:
