@@ -91,14 +91,20 @@ def test_serve_refuses_to_start_without_keys_outside_development(tmp_path: Path)
     assert "PERCH_SECRET_KEYS is required" in result.stderr
 
 
+BROKERS = [
+    pytest.param("redis://127.0.0.1:6379/0", marks=pytest.mark.redis, id="redis"),
+    pytest.param("amqp://guest:guest@127.0.0.1:5672/", marks=pytest.mark.rabbitmq, id="rabbitmq"),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.redis
-async def test_a_job_enqueued_by_serve_is_run_by_a_worker_over_redis(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", BROKERS)
+async def test_a_job_enqueued_by_serve_is_run_by_a_worker(tmp_path: Path, broker: str) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path}/shared.db"
     env = perch_env(
         PERCH_DATABASE_URL=database,
         PERCH_SECRET_KEYS=generate_key(),
-        PERCH_BROKER_URL="redis://127.0.0.1:6379/0",
+        PERCH_BROKER_URL=broker,
         PERCH_BROKER_QUEUE=f"perch-test-{uuid.uuid4().hex}",
         PERCH_SCHEDULER_TICK="0.2",
         PERCH_HEARTBEAT_INTERVAL="0.5",
@@ -133,3 +139,15 @@ async def test_a_job_enqueued_by_serve_is_run_by_a_worker_over_redis(tmp_path: P
         assert job.run_by and job.run_by != serve_node
     finally:
         await engine.dispose()
+        if broker.startswith("amqp"):
+            await _delete_amqp_queue(broker, env["PERCH_BROKER_QUEUE"])
+
+
+async def _delete_amqp_queue(url: str, name: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(name)
+        await channel.exchange_delete(name)
