@@ -17,6 +17,7 @@ from perch.server.models import Mailbox, MailboxImap
 from perch.server.models.inbox_message import InboxMessage
 from perch.server.runtime import Runtime
 
+NOT_DUE = datetime(2999, 1, 1, tzinfo=UTC)
 MakeMailbox = Callable[..., Awaitable[tuple[Mailbox, MailboxImap]]]
 MakeMessage = Callable[..., Awaitable[InboxMessage]]
 
@@ -33,7 +34,10 @@ def make_mailbox(runtime: Runtime) -> MakeMailbox:
             )
             session.add(mailbox)
             await session.flush()
-            imap = MailboxImap(account_id=account_id, mailbox_id=mailbox.id, email=email)
+            # not due for the app's scheduler: the tests drive the syncs themselves
+            imap = MailboxImap(
+                account_id=account_id, mailbox_id=mailbox.id, email=email, next_sync_at=NOT_DUE
+            )
             session.add(imap)
             await session.flush()
         return mailbox, imap

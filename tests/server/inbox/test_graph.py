@@ -17,6 +17,7 @@ from perch.server.models.microsoft_credential import MicrosoftCredential
 from perch.server.runtime import Runtime
 from tests.fixtures.app import ApiUser
 from tests.helpers import until
+from tests.server.inbox.conftest import NOT_DUE
 
 TENANT, CLIENT, SECRET = "tenant-1", "client-1", "graph-secret"
 JIM = "jim@example.com"
@@ -68,7 +69,9 @@ async def _graph_mailbox(
         )
         session.add(mailbox)
         await session.flush()
-        imap = MailboxImap(account_id=account_id, mailbox_id=mailbox.id, email=JIM)
+        imap = MailboxImap(
+            account_id=account_id, mailbox_id=mailbox.id, email=JIM, next_sync_at=NOT_DUE
+        )
         session.add(imap)
         await session.flush()
         return mailbox.id, imap.id

@@ -135,3 +135,20 @@ async def test_the_sync_error_shows_in_the_mailbox_list(
     assert record["id"] == imap.id
     assert record["details"]["error"].startswith("IMAP_AUTH_FAILED")
     assert record["details"]["last_synced"] is None
+
+
+async def test_two_syncs_of_one_mailbox_at_once_store_each_message_once(
+    user: ApiUser, runtime: Runtime, imap_server: SandboxIMAP, make_peer_mailbox: MakePeerMailbox
+) -> None:
+    """Jobs never do this (one sync per mailbox), but a race must not fail or duplicate."""
+    import asyncio
+
+    _, imap = await make_peer_mailbox(user.account.id, ALICE, ALICE_PASSWORD)
+    for n in range(5):
+        await imap_server.append(ALICE, "INBOX", mail(n))
+    first, second = await asyncio.gather(
+        sync.sync_mailbox(runtime, imap.id), sync.sync_mailbox(runtime, imap.id)
+    )
+    assert first is not None and second is not None
+    assert first.imported + second.imported == 5
+    assert len(await stored(runtime)) == 5

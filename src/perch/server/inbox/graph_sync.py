@@ -105,11 +105,11 @@ async def _store_page(
         rows = [
             _row(imap, mailbox, key, item, own) for key, item in keys.items() if key not in known
         ]
-        await repository.add_messages(db, rows)
+        added = await repository.add_messages(db, rows)
         cursor = max(str(item.get("receivedDateTime") or "") for item in items)
         await repository.save_sync_state(db, imap.id, graph_cursor=cursor or imap.graph_cursor)
     imap.graph_cursor = cursor or imap.graph_cursor
-    result.imported += len(rows)
+    result.imported += added
 
 
 def _key(item: dict[str, Any]) -> str:

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Result, Select, and_, false, insert, or_, select, update
+from sqlalchemy import ColumnElement, Result, Select, and_, false, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.models import Mailbox, MailboxImap
@@ -114,12 +116,20 @@ async def own_message_ids(session: AsyncSession, account_id: int, ids: list[str]
     return set((await session.execute(stmt)).scalars())
 
 
-async def add_messages(session: AsyncSession, messages: list[InboxMessage]) -> None:
-    """One multi-row INSERT (no unit of work: a large sync inserts thousands of rows)."""
+async def add_messages(session: AsyncSession, messages: list[InboxMessage]) -> int:
+    """One multi-row INSERT (no unit of work: a large sync inserts thousands of rows). A message
+    the mailbox already has (same dedupe key, e.g. stored by a concurrent sync) is skipped, not
+    an error. Returns how many rows were new."""
     if not messages:
-        return
+        return 0
     rows = [{k: v for k, v in vars(m).items() if not k.startswith("_")} for m in messages]
-    await session.execute(insert(InboxMessage), rows)
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = upsert(InboxMessage).on_conflict_do_nothing(
+        index_elements=["mailbox_imap_id", "dedupe_key"]
+    )
+    result = await session.execute(stmt.returning(InboxMessage.id), rows)
+    return len(result.all())
 
 
 async def relocate(

@@ -59,7 +59,7 @@ def imap_connector(runtime: Runtime) -> ImapConnector:
 
 def imap_server(imap: MailboxImap) -> MailServer:
     if imap.server is None or imap.port is None:
-        raise ValueError("this mailbox has no IMAP server")
+        raise MailError("IMAP_NOT_CONFIGURED", "dns", "this mailbox has no IMAP server")
     return MailServer(imap.server, imap.port, security_for_port("IMAP", imap.port))
 
 
@@ -201,9 +201,9 @@ async def _import_chunk(
     parsed = await asyncio.to_thread(_parse_all, fetched, mailbox.email)  # keeps the loop free
     async with runtime.session() as db:
         rows = await _new_rows(db, imap, mailbox, uidvalidity, fetched, parsed)
-        await repository.add_messages(db, rows)
+        added = await repository.add_messages(db, rows)
         await _save_progress_in(db, imap.id, uidvalidity, max(uids))
-    result.imported += len(rows)
+    result.imported += added
     result.uids.extend(row.uid for row in rows if row.uid is not None)
 
 
