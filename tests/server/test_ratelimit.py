@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -13,9 +13,12 @@ from fastapi import FastAPI
 from perch.server.config import Settings
 from perch.server.dependencies import AccountDep
 from perch.server.errors import FIELDS, PROBLEM
+from perch.server.kit.crypto import hash_api_key
 from perch.server.ratelimit import KeyLimiter
 from perch.server.routing import dialect_router, include
+from perch.server.runtime import Runtime
 from tests.fixtures.app import ApiUser
+from tests.helpers import until
 
 GATE: asyncio.Event
 
@@ -43,13 +46,25 @@ async def slow_routes(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def _at(
+    runtime: Runtime, user: ApiUser, running: int, waiting: int
+) -> Callable[[], Awaitable[bool]]:
+    """The user's key has ``running`` requests in and ``waiting`` queued."""
+
+    async def check() -> bool:
+        state = runtime.limiter._keys.get(hash_api_key(user.key))
+        return state is not None and (state.running, state.waiting) == (running, waiting)
+
+    return check
+
+
 async def test_queue_full_is_429_in_the_endpoint_dialect(
-    user: ApiUser, other_user: ApiUser, slow_routes: None
+    user: ApiUser, other_user: ApiUser, runtime: Runtime, slow_routes: None
 ) -> None:
     running = [
         asyncio.create_task(user.client.get("/t/rl/slow")) for _ in range(3)
     ]  # 1 runs, 2 queue
-    await asyncio.sleep(0.1)
+    await until(_at(runtime, user, 1, 2))
     refused = await user.client.get("/t/rl/slow")
     assert refused.status_code == 429
     assert refused.headers["retry-after"].isdigit()
@@ -61,15 +76,15 @@ async def test_queue_full_is_429_in_the_endpoint_dialect(
 
 
 async def test_a_long_wait_is_429_and_other_keys_are_not_affected(
-    user: ApiUser, other_user: ApiUser, slow_routes: None
+    user: ApiUser, other_user: ApiUser, runtime: Runtime, slow_routes: None
 ) -> None:
     blocker = asyncio.create_task(user.client.get("/t/rl/slow"))
-    await asyncio.sleep(0.05)
+    await until(_at(runtime, user, 1, 0))
     waited = await user.client.get("/t/rl/slow")
     assert waited.status_code == 429
     assert "waited too long" in waited.json()["detail"]
     other = asyncio.create_task(other_user.client.get("/t/rl/slow"))
-    await asyncio.sleep(0.05)
+    await until(_at(runtime, other_user, 1, 0))
     GATE.set()
     assert (await blocker).status_code == 200 and (await other).status_code == 200
 
