@@ -31,8 +31,8 @@ async def list_records(
 async def get_record(
     session: AsyncSession, account: Account, record_id: int, graph: str
 ) -> SmtpRecord | ImapRecord:
-    """The SMTP record with this id, else the IMAP record with this id (see docs/mailboxes.md:
-    the two id spaces are separate, so an id can name both; the SMTP record wins)."""
+    """The SMTP record with this id, else the IMAP record with this id (the two kinds of ids
+    never share a number: see ``MailboxImap``)."""
     mailbox = await repository.mailbox(session, account.id, record_id)
     if mailbox is not None:
         imap = await repository.imap_of(session, mailbox.id)

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perch.server.models.base import Base, BigIntId, CreatedMixin, IdMixin, UTCDateTime
@@ -70,14 +71,28 @@ class Mailbox(IdMixin, CreatedMixin, Base):
     graph_user_id: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
-class MailboxImap(IdMixin, CreatedMixin, Base):
+IMAP_ID_OFFSET = 1_000_000_000
+
+
+def _imap_id(context: DefaultExecutionContext) -> int:
+    return int(context.get_current_parameters()["mailbox_id"]) + IMAP_ID_OFFSET
+
+
+class MailboxImap(CreatedMixin, Base):
     """The receiving side of a mailbox. Its ``id`` is the *IMAP id* of the Woodpecker API.
+
+    IMAP ids are the SMTP id plus ``IMAP_ID_OFFSET``, so the two kinds never share a number and
+    ``GET /rest/v2/mailboxes/{id}`` always knows which record is meant.
 
     For Graph mailboxes there is no IMAP server: the record exists so that the inbox can be
     filtered by IMAP id as with every other mailbox, and it reads through Graph.
     """
 
     __tablename__ = "mailbox_imap"
+
+    id: Mapped[int] = mapped_column(
+        BigIntId, primary_key=True, autoincrement=False, default=_imap_id
+    )
 
     account_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("account.id", ondelete="CASCADE"), index=True
