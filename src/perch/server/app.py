@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -109,6 +108,3 @@ def _drop_default_422(responses: dict[str, Any]) -> None:
     content = responses.get("422", {}).get("content", {}).get("application/json", {})
     if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
         del responses["422"]
-
-
-__all__ = ["JSONResponse", "create_app"]

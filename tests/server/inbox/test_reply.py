@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from perch.sandbox import SandboxIMAP, SandboxSMTP
@@ -200,59 +201,52 @@ async def test_the_seeds_400_and_404_texts(
     )
 
 
-async def test_the_same_idempotency_key_sends_once(
-    user: ApiUser,
-    runtime: Runtime,
-    smtp_server: SandboxSMTP,
-    imap_server: SandboxIMAP,
-    make_peer_mailbox: MakePeerMailbox,
-) -> None:
+@pytest.fixture
+async def reply_url(
+    user: ApiUser, runtime: Runtime, imap_server: SandboxIMAP, make_peer_mailbox: MakePeerMailbox
+) -> str:
+    """The reply URL of a message synced from the sandbox IMAP server."""
     message_id, _, _ = await _synced_original(runtime, user, imap_server, make_peer_mailbox)
-    url = f"/rest/v2/inbox/messages/{message_id}/reply"
+    return f"/rest/v2/inbox/messages/{message_id}/reply"
+
+
+async def test_the_same_idempotency_key_sends_once(
+    user: ApiUser, runtime: Runtime, smtp_server: SandboxSMTP, reply_url: str
+) -> None:
     headers = {"Idempotency-Key": "reply-42"}
     for _ in range(3):
-        assert (await user.client.post(url, json=SEED_BODY, headers=headers)).status_code == 200
+        assert (
+            await user.client.post(reply_url, json=SEED_BODY, headers=headers)
+        ).status_code == 200
     assert len(smtp_server.messages) == 1
     assert (
-        await user.client.post(url, json=SEED_BODY, headers={"Idempotency-Key": "reply-43"})
+        await user.client.post(reply_url, json=SEED_BODY, headers={"Idempotency-Key": "reply-43"})
     ).status_code == 200
     assert len(smtp_server.messages) == 2
 
 
 async def test_a_refusal_is_a_500_with_the_servers_answer_and_can_be_retried(
-    user: ApiUser,
-    runtime: Runtime,
-    smtp_server: SandboxSMTP,
-    imap_server: SandboxIMAP,
-    make_peer_mailbox: MakePeerMailbox,
+    user: ApiUser, runtime: Runtime, smtp_server: SandboxSMTP, reply_url: str
 ) -> None:
-    message_id, _, _ = await _synced_original(runtime, user, imap_server, make_peer_mailbox)
     smtp_server.reject_data = "554 5.7.1 Message rejected as spam"
-    url = f"/rest/v2/inbox/messages/{message_id}/reply"
-    refused = await user.client.post(url, json=SEED_BODY, headers={"Idempotency-Key": "k1"})
+    refused = await user.client.post(reply_url, json=SEED_BODY, headers={"Idempotency-Key": "k1"})
     assert refused.status_code == 500
     assert "554 5.7.1 Message rejected as spam" in refused.json()["detail"]
     smtp_server.reject_data = None
     assert (
-        await user.client.post(url, json=SEED_BODY, headers={"Idempotency-Key": "k1"})
+        await user.client.post(reply_url, json=SEED_BODY, headers={"Idempotency-Key": "k1"})
     ).status_code == 200
     assert len(smtp_server.messages) == 1
 
 
 async def test_an_unknown_outcome_is_never_resent(
-    user: ApiUser,
-    runtime: Runtime,
-    smtp_server: SandboxSMTP,
-    imap_server: SandboxIMAP,
-    make_peer_mailbox: MakePeerMailbox,
+    user: ApiUser, runtime: Runtime, smtp_server: SandboxSMTP, reply_url: str
 ) -> None:
-    message_id, _, _ = await _synced_original(runtime, user, imap_server, make_peer_mailbox)
-    url = f"/rest/v2/inbox/messages/{message_id}/reply"
-    first = await user.client.post(url, json=SEED_BODY, headers={"Idempotency-Key": "k2"})
+    first = await user.client.post(reply_url, json=SEED_BODY, headers={"Idempotency-Key": "k2"})
     assert first.status_code == 200
     async with runtime.session() as session:
         row = (await session.execute(select(OutboundMessage))).scalar_one()
         row.status = "UNKNOWN"  # as if the connection had dropped after DATA
-    again = await user.client.post(url, json=SEED_BODY, headers={"Idempotency-Key": "k2"})
+    again = await user.client.post(reply_url, json=SEED_BODY, headers={"Idempotency-Key": "k2"})
     assert again.status_code == 500 and "not sent again" in again.json()["detail"]
     assert len(smtp_server.messages) == 1

@@ -210,7 +210,7 @@ async def test_insufficient_scope_is_forbidden(
         ("not json", "must be the JSON key file's content"),
         ({"type": "authorized_user"}, "type must be service_account"),
         ({"client_email": ""}, "client_email is missing"),
-        ({"private_key": "-----BEGIN " + "PRIVATE KEY-----\nnope\n"}, "not a PEM private key"),
+        ({"private_key": "-----BEGIN PRIVATE " + "KEY-----\nnope\n"}, "not a PEM private key"),
     ],
 )
 def test_unusable_keys_say_why(

@@ -35,7 +35,6 @@ from perch.server.worker.queue import enqueue
 
 log = structlog.get_logger(__name__)
 AFTER_REPLY = "inbox.after_reply"
-RESENDABLE = (OutboundStatus.pending, OutboundStatus.failed)
 
 
 async def reply(
@@ -45,7 +44,7 @@ async def reply(
     outbound = await _record(runtime, account_id, message_id, request, idempotency_key)
     if outbound.status == OutboundStatus.sent:
         return
-    if outbound.status not in RESENDABLE:
+    if outbound.status not in transport.RESENDABLE:
         raise OutcomeUnknown()
     await transport.hand_over(runtime, outbound)
     await _after_sent(runtime, outbound)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from perch.server.runtime import Runtime
@@ -59,7 +59,3 @@ class JobRegistry:
 
 
 jobs = JobRegistry()
-
-
-def describe() -> dict[str, Any]:
-    return {"jobs": sorted(jobs.jobs), "periodic": sorted(jobs.periodic_specs)}
