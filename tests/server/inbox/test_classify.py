@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 
+from perch.server.inbox import mime
 from perch.server.inbox.classify import Classification, classify
 
 MAILBOX = "jared@piedpiper.test"
 
 
-def _message(headers: dict[str, str], body: str = "Thanks, sounds good.") -> EmailMessage:
+def _message(headers: dict[str, str], body: str = "Thanks, sounds good.") -> mime.Part:
     message = EmailMessage()
     message["From"] = "Richard <richard@hooli.test>"
     message["To"] = MAILBOX
@@ -22,10 +22,10 @@ def _message(headers: dict[str, str], body: str = "Thanks, sounds good.") -> Ema
         del message[name]
         message[name] = value
     message.set_content(body)
-    return message
+    return mime.read(bytes(message))
 
 
-def _dsn() -> EmailMessage:
+def _dsn() -> mime.Part:
     raw = (
         b"From: Mail Delivery System <MAILER-DAEMON@mx.hooli.test>\r\n"
         b"To: jared@piedpiper.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
@@ -36,7 +36,7 @@ def _dsn() -> EmailMessage:
         b"Final-Recipient: rfc822; gone@hooli.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
         b"--b--\r\n"
     )
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return mime.read(raw)
 
 
 @pytest.mark.parametrize(

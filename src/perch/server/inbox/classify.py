@@ -19,9 +19,10 @@ from collections.abc import Container
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from email.message import Message
-from email.utils import getaddresses
 from enum import StrEnum
+
+from perch.server.inbox import mime
+from perch.server.inbox.mime import Part
 
 
 class Classification(StrEnum):
@@ -51,12 +52,12 @@ _OOO_SUBJECT = re.compile(
 )
 
 
-def _get(message: Message, header: str) -> str:
+def _get(message: Part, header: str) -> str:
     value = message.get(header)
     return "" if value is None else str(value)
 
 
-def _subject(message: Message) -> str:
+def _subject(message: Part) -> str:
     raw = _get(message, "Subject")
     if "=?" not in raw:
         return raw
@@ -66,12 +67,12 @@ def _subject(message: Message) -> str:
         return raw
 
 
-def _addresses(message: Message, header: str) -> list[str]:
-    values = [str(v) for v in message.get_all(header, [])]
-    return [addr.lower() for _, addr in getaddresses(values) if addr]
+def _addresses(message: Part, header: str) -> list[str]:
+    values = [str(v) for v in message.get_all(header)]
+    return [addr.lower() for _, addr in mime.addresses(values) if addr]
 
 
-def _own(message: Message, mailbox_email: str, own_ids: Container[str]) -> Verdict | None:
+def _own(message: Part, mailbox_email: str, own_ids: Container[str]) -> Verdict | None:
     message_id = _get(message, "Message-ID").strip()
     if message_id and message_id in own_ids:
         return Verdict(Classification.own_outbound, "message-id:sent-by-perch")
@@ -80,9 +81,9 @@ def _own(message: Message, mailbox_email: str, own_ids: Container[str]) -> Verdi
     return None
 
 
-def _bounce(message: Message) -> Verdict | None:
-    if message.get_content_type() == "multipart/report":
-        report_type = str(message.get_param("report-type", "") or "").lower()
+def _bounce(message: Part) -> Verdict | None:
+    if message.content_type == "multipart/report":
+        report_type = message.params.get("report-type", "").lower()
         if report_type in ("delivery-status", ""):
             return Verdict(Classification.bounce, "dsn:multipart/report")
     if _get(message, "X-Failed-Recipients"):
@@ -93,7 +94,7 @@ def _bounce(message: Message) -> Verdict | None:
     return None
 
 
-def _auto_reply(message: Message) -> Verdict | None:
+def _auto_reply(message: Part) -> Verdict | None:
     auto_submitted = _get(message, "Auto-Submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":
         return Verdict(
@@ -109,7 +110,7 @@ def _auto_reply(message: Message) -> Verdict | None:
     return None
 
 
-def classify(message: Message, *, mailbox_email: str, own_message_ids: Container[str]) -> Verdict:
+def classify(message: Part, *, mailbox_email: str, own_message_ids: Container[str]) -> Verdict:
     return (
         _own(message, mailbox_email, own_message_ids)
         or _bounce(message)

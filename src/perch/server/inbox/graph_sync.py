@@ -10,11 +10,10 @@ classification rules as IMAP mail.
 from __future__ import annotations
 
 from datetime import datetime
-from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from perch.server.inbox import repository
+from perch.server.inbox import mime, repository
 from perch.server.inbox.classify import classify
 from perch.server.inbox.compose import html_to_text
 from perch.server.inbox.ingest import dedupe_key
@@ -27,7 +26,6 @@ from perch.server.integrations.microsoft import (
     MicrosoftRefused,
 )
 from perch.server.models import Mailbox, MailboxImap
-from perch.server.models.inbox_message import InboxMessage
 from perch.server.models.microsoft_credential import MicrosoftCredential
 from perch.server.runtime import Runtime
 
@@ -117,18 +115,20 @@ def _key(item: dict[str, Any]) -> str:
     return dedupe_key(str(message_id), b"") if message_id else f"graph:{item.get('id')}"[:128]
 
 
-def _headers(item: dict[str, Any]) -> Message:
-    message = Message()
-    for header in item.get("internetMessageHeaders") or []:
-        if header.get("name") and header.get("value") is not None:
-            message[str(header["name"])] = str(header["value"])
-    if "From" not in message and item.get("from"):
-        message["From"] = _address(item["from"])
-    if "Subject" not in message:
-        message["Subject"] = str(item.get("subject") or "")
-    if "Message-ID" not in message and item.get("internetMessageId"):
-        message["Message-ID"] = str(item["internetMessageId"])
-    return message
+def _headers(item: dict[str, Any]) -> mime.Part:
+    headers = [
+        (str(header["name"]), str(header["value"]))
+        for header in item.get("internetMessageHeaders") or []
+        if header.get("name") and header.get("value") is not None
+    ]
+    names = {name.lower() for name, _ in headers}
+    if "from" not in names and item.get("from"):
+        headers.append(("From", _address(item["from"])))
+    if "subject" not in names:
+        headers.append(("Subject", str(item.get("subject") or "")))
+    if "message-id" not in names and item.get("internetMessageId"):
+        headers.append(("Message-ID", str(item["internetMessageId"])))
+    return mime.Part.from_headers(headers)
 
 
 def _address(value: dict[str, Any] | None) -> str:
@@ -152,34 +152,34 @@ def _when(value: object) -> datetime | None:
 
 def _row(
     imap: MailboxImap, mailbox: Mailbox, key: str, item: dict[str, Any], own: set[str]
-) -> InboxMessage:
+) -> dict[str, Any]:
     headers = _headers(item)
     verdict = classify(headers, mailbox_email=mailbox.email, own_message_ids=own)
     body = item.get("body") or {}
     html = str(body.get("content") or "") if body.get("contentType") == "html" else None
     text = html_to_text(html) if html is not None else str(body.get("content") or "")
     sender = (item.get("from") or {}).get("emailAddress") or {}
-    return InboxMessage(
-        account_id=imap.account_id,
-        mailbox_id=imap.mailbox_id,
-        mailbox_imap_id=imap.id,
-        folder="INBOX",
-        graph_id=str(item.get("id")),
-        dedupe_key=key,
-        message_id=item.get("internetMessageId"),
-        in_reply_to=headers.get("In-Reply-To"),
-        references=headers.get("References"),
-        from_email=(str(sender.get("address") or "").lower() or None),
-        from_name=sender.get("name") or None,
-        reply_to=_addresses(item.get("replyTo")),
-        to=_addresses(item.get("toRecipients")),
-        cc=_addresses(item.get("ccRecipients")),
-        subject=item.get("subject"),
-        sent_at=_when(item.get("sentDateTime")),
-        received_at=_when(item.get("receivedDateTime")) or datetime.now().astimezone(),
-        body_html=html,
-        body_text=text,
-        is_read=bool(item.get("isRead")),
-        classification=str(verdict.classification),
-        classification_rule=verdict.rule,
-    )
+    return {
+        "account_id": imap.account_id,
+        "mailbox_id": imap.mailbox_id,
+        "mailbox_imap_id": imap.id,
+        "folder": "INBOX",
+        "graph_id": str(item.get("id")),
+        "dedupe_key": key,
+        "message_id": item.get("internetMessageId"),
+        "in_reply_to": headers.get("In-Reply-To"),
+        "references": headers.get("References"),
+        "from_email": (str(sender.get("address") or "").lower() or None),
+        "from_name": sender.get("name") or None,
+        "reply_to": _addresses(item.get("replyTo")),
+        "to": _addresses(item.get("toRecipients")),
+        "cc": _addresses(item.get("ccRecipients")),
+        "subject": item.get("subject"),
+        "sent_at": _when(item.get("sentDateTime")),
+        "received_at": _when(item.get("receivedDateTime")) or datetime.now().astimezone(),
+        "body_html": html,
+        "body_text": text,
+        "is_read": bool(item.get("isRead")),
+        "classification": str(verdict.classification),
+        "classification_rule": verdict.rule,
+    }
