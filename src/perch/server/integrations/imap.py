@@ -56,7 +56,7 @@ import structlog
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from perch.server.integrations import mailnet
+from perch.server.integrations import imap_fetch, mailnet
 from perch.server.integrations.mail_hints import auth_hint
 from perch.server.integrations.mailnet import (
     IPNetwork,
@@ -114,6 +114,10 @@ class ImapSession:
             uidvalidity=_optional_int(info.get(b"UIDVALIDITY")),
             uidnext=_optional_int(info.get(b"UIDNEXT")),
         )
+
+    async def fetch_messages(self, uids: Sequence[int]) -> list[imap_fetch.FetchedMessage]:
+        """Whole messages (``BODY.PEEK[]``: the \\Seen flag is left alone) with their flags."""
+        return await self.run(lambda c: imap_fetch.fetch(c, uids), "fetch")
 
     async def close(self) -> None:
         """LOGOUT; a server that does not answer is simply dropped."""
