@@ -2,7 +2,8 @@
 
 * ``inbox.initial_sync_5000``: Perch's first sync of a Dovecot INBOX holding 5,000 messages
   (fetch, parse, classify, store in SQLite) vs a bare imapclient loop fetching the same
-  messages (``BODY.PEEK[]`` in the same chunk size). Goal: at most 1.3x.
+  messages (``BODY.PEEK[]`` in the same chunk size). Best of five rounds each, alternating
+  (the median ratio is noted too), after one untimed fetch that warms Dovecot. Goal: 1.3x.
 * ``inbox.reply_latency``: ``POST /rest/v2/inbox/messages/{id}/reply`` over ASGI (ledger writes,
   MIME, SMTP handoff to the sandbox server) vs a bare aiosmtplib send of the same message to the
   same server with the same login. Median of 30 each. Goal: at most 1.5x.
@@ -37,6 +38,7 @@ from perch.server.runtime import Runtime
 LOGIN, PASSWORD = "bench@example.com", "bench-pw"
 MESSAGES = 5000
 REPLIES = 30
+ROUNDS = 5
 
 
 def _message(n: int) -> bytes:
@@ -125,20 +127,39 @@ async def _mailbox(
 
 
 async def _sync_ratio(dovecot: Dovecot, ca: SandboxCA, directory: Path, ca_file: Path) -> Result:
+    """Best of ``ROUNDS`` for each side, the two alternating, after one untimed fetch that
+    warms Dovecot's caches (the first read of a freshly filled mailbox is slower for anyone)."""
     await asyncio.to_thread(_fill, dovecot, ca)
-    bare_start = time.perf_counter()
     await asyncio.to_thread(_bare_fetch, dovecot, ca)
-    bare = time.perf_counter() - bare_start
-    runtime = await _runtime(directory / "sync", ca_file)
+    bare_times, perch_times = [], []
+    for round_ in range(ROUNDS):
+        start = time.perf_counter()
+        await asyncio.to_thread(_bare_fetch, dovecot, ca)
+        bare_times.append(time.perf_counter() - start)
+        perch_times.append(await _perch_sync(dovecot, directory / f"sync{round_}", ca_file))
+    median = statistics.median(perch_times) / statistics.median(bare_times)
+    return Result(
+        "inbox.initial_sync_5000",
+        min(perch_times),
+        min(bare_times),
+        goal=1.3,
+        notes={"messages": MESSAGES, "rounds": ROUNDS, "median_ratio": round(median, 2)},
+    )
+
+
+async def _perch_sync(dovecot: Dovecot, directory: Path, ca_file: Path) -> float:
+    """One first sync of the whole INBOX into an empty database: wall time."""
+    directory.mkdir()
+    runtime = await _runtime(directory, ca_file)
     async with runtime.session() as session:
         issued = await auth_service.issue_key(session, "bench")
     _, imap_id = await _mailbox(runtime, issued.account.id, dovecot.imap_port, None)
     start = time.perf_counter()
     result = await sync.sync_mailbox(runtime, imap_id)
-    perch = time.perf_counter() - start
+    elapsed = time.perf_counter() - start
     await runtime.close()
     assert result is not None and result.imported == MESSAGES, result
-    return Result("inbox.initial_sync_5000", perch, bare, goal=1.3, notes={"messages": MESSAGES})
+    return elapsed
 
 
 async def _reply_ratio(ca: SandboxCA, dovecot: Dovecot, directory: Path, ca_file: Path) -> Result:
@@ -205,7 +226,6 @@ async def run() -> list[Result]:
     ca = SandboxCA()
     with tempfile.TemporaryDirectory() as name, Dovecot(ca, {LOGIN: PASSWORD}) as dovecot:
         directory = Path(name)
-        (directory / "sync").mkdir()
         (directory / "reply").mkdir()
         ca_file = ca.write_bundle(directory / "ca.pem")
         return [

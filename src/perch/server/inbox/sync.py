@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -23,15 +23,14 @@ import structlog
 from perch.server.inbox import repository
 from perch.server.inbox.ingest import Parsed, dedupe_key, parse, received_or_now
 from perch.server.integrations.imap import ImapConnector, ImapSession
+from perch.server.integrations.imap_fetch import FetchedMessage
 from perch.server.integrations.mailnet import MailError, MailServer, security_for_port
 from perch.server.kit.timefmt import utcnow
 from perch.server.models import Mailbox, MailboxImap, MailboxTransport
-from perch.server.models.inbox_message import InboxMessage
 from perch.server.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 CHUNK = 200
-FETCH_ITEMS = ["BODY.PEEK[]", "FLAGS", "INTERNALDATE"]
 MAX_BACKOFF = timedelta(hours=1)
 _CONNECTOR = "inbox.imap_connector"
 
@@ -169,53 +168,66 @@ async def _import_all(
     chunks: list[list[int]],
     result: SyncResult,
 ) -> None:
-    """Fetch chunk n+1 from the server while chunk n is parsed and stored."""
-    ahead = _prefetch(session, chunks, 0)
-    try:
-        for index, chunk in enumerate(chunks):
-            fetched = await ahead  # type: ignore[misc]
-            ahead = _prefetch(session, chunks, index + 1)
-            await _import_chunk(runtime, imap, mailbox, uidvalidity, chunk, fetched, result)
-    finally:
-        if ahead is not None:
-            ahead.cancel()
+    """A pipeline: while chunk n is stored, chunk n+1 is parsed and chunk n+2 fetched.
+
+    Parsing is CPU work for a thread; storing waits mostly on the database; fetching on the
+    server, so the three overlap. Chunks are stored strictly in order, each with its progress.
+    """
+    fetched: asyncio.Queue[list[FetchedMessage] | None] = asyncio.Queue(maxsize=2)
+    parsed: asyncio.Queue[list[tuple[FetchedMessage, Parsed]] | None] = asyncio.Queue(maxsize=2)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_fetch_stage(session, chunks, fetched))
+        group.create_task(_parse_stage(fetched, parsed, mailbox.email))
+        for chunk in chunks:
+            items = await parsed.get()
+            assert items is not None  # one parsed batch per chunk, then the end marker
+            await _store_chunk(runtime, imap, mailbox, uidvalidity, chunk, items, result)
 
 
-def _prefetch(
-    session: ImapSession, chunks: list[list[int]], index: int
-) -> asyncio.Task[Any] | None:
-    if index >= len(chunks):
-        return None
-    return asyncio.create_task(_fetch(session, chunks[index], FETCH_ITEMS))
+async def _fetch_stage(
+    session: ImapSession,
+    chunks: list[list[int]],
+    out: asyncio.Queue[list[FetchedMessage] | None],
+) -> None:
+    for chunk in chunks:
+        await out.put(await session.fetch_messages(chunk))
+    await out.put(None)
 
 
-async def _import_chunk(
+async def _parse_stage(
+    source: asyncio.Queue[list[FetchedMessage] | None],
+    out: asyncio.Queue[list[tuple[FetchedMessage, Parsed]] | None],
+    mailbox_email: str,
+) -> None:
+    while (batch := await source.get()) is not None:
+        await out.put(await asyncio.to_thread(_parse_all, batch, mailbox_email))
+    await out.put(None)
+
+
+async def _store_chunk(
     runtime: Runtime,
     imap: MailboxImap,
     mailbox: Mailbox,
     uidvalidity: int,
     uids: list[int],
-    fetched: dict[int, Any],
+    parsed: list[tuple[FetchedMessage, Parsed]],
     result: SyncResult,
 ) -> None:
-    parsed = await asyncio.to_thread(_parse_all, fetched, mailbox.email)  # keeps the loop free
     async with runtime.session() as db:
-        rows = await _new_rows(db, imap, mailbox, uidvalidity, fetched, parsed)
+        rows = await _new_rows(db, imap, mailbox, uidvalidity, parsed)
         added = await repository.add_messages(db, rows)
         await _save_progress_in(db, imap.id, uidvalidity, max(uids))
     result.imported += added
-    result.uids.extend(row.uid for row in rows if row.uid is not None)
+    result.uids.extend(row["uid"] for row in rows)
 
 
-def _raw(data: dict[bytes, Any]) -> bytes:
-    return bytes(data.get(b"BODY[]") or b"")
-
-
-def _parse_all(fetched: dict[int, Any], mailbox_email: str) -> dict[int, Parsed]:
-    return {
-        uid: parse(_raw(data), mailbox_email=mailbox_email, own_message_ids=set())
-        for uid, data in fetched.items()
-    }
+def _parse_all(
+    fetched: list[FetchedMessage], mailbox_email: str
+) -> list[tuple[FetchedMessage, Parsed]]:
+    return [
+        (message, parse(message.body, mailbox_email=mailbox_email, own_message_ids=set()))
+        for message in sorted(fetched, key=lambda m: m.uid)
+    ]
 
 
 async def _new_rows(
@@ -223,58 +235,51 @@ async def _new_rows(
     imap: MailboxImap,
     mailbox: Mailbox,
     uidvalidity: int,
-    fetched: dict[int, Any],
-    parsed: dict[int, Parsed],
-) -> list[InboxMessage]:
-    ids = [p.message_id for p in parsed.values() if p.message_id]
+    parsed: list[tuple[FetchedMessage, Parsed]],
+) -> list[dict[str, Any]]:
+    """One row per dedupe key; mail the mailbox already has is left to the INSERT to skip."""
+    ids = [item.message_id for _, item in parsed if item.message_id]
     own = await repository.own_message_ids(db, imap.account_id, ids)
-    known = await repository.known_keys(db, imap.id, [p.dedupe_key for p in parsed.values()])
-    rows: dict[str, InboxMessage] = {}
-    for uid in sorted(parsed):
-        item = parsed[uid]
-        if item.dedupe_key in known or item.dedupe_key in rows:
+    rows: dict[str, dict[str, Any]] = {}
+    for message, item in parsed:
+        if item.dedupe_key in rows:
             continue
         if item.message_id in own:
-            item = parse(_raw(fetched[uid]), mailbox_email=mailbox.email, own_message_ids=own)
-        rows[item.dedupe_key] = _row(imap, uidvalidity, uid, fetched[uid], item)
+            item = parse(message.body, mailbox_email=mailbox.email, own_message_ids=own)
+        rows[item.dedupe_key] = _row(imap, uidvalidity, message, item)
     return list(rows.values())
 
 
 def _row(
-    imap: MailboxImap, uidvalidity: int, uid: int, data: dict[bytes, Any], item: Any
-) -> InboxMessage:
-    flags = {f.decode() if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())}
-    return InboxMessage(
-        account_id=imap.account_id,
-        mailbox_id=imap.mailbox_id,
-        mailbox_imap_id=imap.id,
-        folder="INBOX",
-        uidvalidity=uidvalidity,
-        uid=uid,
-        dedupe_key=item.dedupe_key,
-        message_id=item.message_id,
-        in_reply_to=item.in_reply_to,
-        references=item.references,
-        from_email=item.from_email,
-        from_name=item.from_name,
-        reply_to=item.reply_to,
-        to=item.to,
-        cc=item.cc,
-        subject=item.subject,
-        sent_at=item.sent_at,
-        received_at=received_or_now(_aware(data.get(b"INTERNALDATE"))),
-        body_html=item.body_html,
-        body_text=item.body_text,
-        is_read="\\Seen" in flags,
-        classification=str(item.verdict.classification),
-        classification_rule=item.verdict.rule,
-    )
-
-
-def _aware(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC)  # imapclient gives local time; naive means local
+    imap: MailboxImap, uidvalidity: int, message: FetchedMessage, item: Parsed
+) -> dict[str, Any]:
+    """The ``inbox_message`` values (a plain dict: thousands are inserted per sync)."""
+    return {
+        "account_id": imap.account_id,
+        "mailbox_id": imap.mailbox_id,
+        "mailbox_imap_id": imap.id,
+        "folder": "INBOX",
+        "uidvalidity": uidvalidity,
+        "uid": message.uid,
+        "graph_id": None,
+        "dedupe_key": item.dedupe_key,
+        "message_id": item.message_id,
+        "in_reply_to": item.in_reply_to,
+        "references": item.references,
+        "from_email": item.from_email,
+        "from_name": item.from_name,
+        "reply_to": item.reply_to,
+        "to": item.to,
+        "cc": item.cc,
+        "subject": item.subject,
+        "sent_at": item.sent_at,
+        "received_at": received_or_now(message.internal_date),
+        "body_html": item.body_html,
+        "body_text": item.body_text,
+        "is_read": "\\Seen" in message.flags,
+        "classification": str(item.verdict.classification),
+        "classification_rule": item.verdict.rule,
+    }
 
 
 async def _save_progress(runtime: Runtime, imap_id: int, uidvalidity: int, last_uid: int) -> None:
