@@ -30,6 +30,7 @@ from perch.server.auth import service as auth_service
 from perch.server.config import Environment, Settings
 from perch.server.db import create_engine
 from perch.server.inbox import sync
+from perch.server.inbox.parse_pool import parse_pool
 from perch.server.kit.crypto import generate_key
 from perch.server.kit.logging import configure_logging
 from perch.server.models import Base, Mailbox, MailboxImap
@@ -154,6 +155,7 @@ async def _perch_sync(dovecot: Dovecot, directory: Path, ca_file: Path) -> float
     async with runtime.session() as session:
         issued = await auth_service.issue_key(session, "bench")
     _, imap_id = await _mailbox(runtime, issued.account.id, dovecot.imap_port, None)
+    parse_pool(runtime).start()  # as a running server has it (cold start: notes)
     start = time.perf_counter()
     result = await sync.sync_mailbox(runtime, imap_id)
     elapsed = time.perf_counter() - start

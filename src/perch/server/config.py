@@ -7,6 +7,7 @@ environment (``PERCH_ALLOWED_NETWORKS=10.0.0.0/8,127.0.0.0/8``).
 from __future__ import annotations
 
 import ipaddress
+import os
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     inbox_poll_seconds: int = Field(default=60, ge=1)
     inbox_initial_limit: int = Field(default=5000, ge=0)  # newest messages of a first sync
+    # worker processes that parse synced mail; 0 parses in a thread (see inbox/parse_pool.py)
+    inbox_parse_processes: int = Field(
+        default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0, ge=0, le=64
+    )
     scheduler_tick: Duration = timedelta(seconds=2)
     job_lease: Duration = timedelta(seconds=60)
     heartbeat_interval: Duration = timedelta(seconds=60)

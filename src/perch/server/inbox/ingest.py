@@ -131,5 +131,11 @@ def parse(raw: bytes, *, mailbox_email: str, own_message_ids: set[str]) -> Parse
     )
 
 
+def parse_batch(bodies: list[bytes], mailbox_email: str) -> list[Parsed]:
+    """One ``Parsed`` per message, in order (run by a parse worker process, see ``parse_pool``).
+    Whether Perch itself sent a message is decided afterwards, with the ledger."""
+    return [parse(body, mailbox_email=mailbox_email, own_message_ids=set()) for body in bodies]
+
+
 def received_or_now(value: datetime | None) -> datetime:
     return value if value is not None and value.tzinfo is not None else utcnow()

@@ -22,6 +22,7 @@ import structlog
 
 from perch.server.inbox import repository
 from perch.server.inbox.ingest import Parsed, dedupe_key, parse, received_or_now
+from perch.server.inbox.parse_pool import ParsePool, parse_pool
 from perch.server.integrations.imap import ImapConnector, ImapSession
 from perch.server.integrations.imap_fetch import FetchedMessage
 from perch.server.integrations.mailnet import MailError, MailServer, security_for_port
@@ -177,7 +178,7 @@ async def _import_all(
     parsed: asyncio.Queue[list[tuple[FetchedMessage, Parsed]] | None] = asyncio.Queue(maxsize=2)
     async with asyncio.TaskGroup() as group:
         group.create_task(_fetch_stage(session, chunks, fetched))
-        group.create_task(_parse_stage(fetched, parsed, mailbox.email))
+        group.create_task(_parse_stage(parse_pool(runtime), fetched, parsed, mailbox.email))
         for chunk in chunks:
             items = await parsed.get()
             assert items is not None  # one parsed batch per chunk, then the end marker
@@ -195,12 +196,15 @@ async def _fetch_stage(
 
 
 async def _parse_stage(
+    pool: ParsePool,
     source: asyncio.Queue[list[FetchedMessage] | None],
     out: asyncio.Queue[list[tuple[FetchedMessage, Parsed]] | None],
     mailbox_email: str,
 ) -> None:
     while (batch := await source.get()) is not None:
-        await out.put(await asyncio.to_thread(_parse_all, batch, mailbox_email))
+        batch.sort(key=lambda message: message.uid)
+        parsed = await pool.parse([message.body for message in batch], mailbox_email)
+        await out.put(list(zip(batch, parsed, strict=True)))
     await out.put(None)
 
 
@@ -219,15 +223,6 @@ async def _store_chunk(
         await _save_progress_in(db, imap.id, uidvalidity, max(uids))
     result.imported += added
     result.uids.extend(row["uid"] for row in rows)
-
-
-def _parse_all(
-    fetched: list[FetchedMessage], mailbox_email: str
-) -> list[tuple[FetchedMessage, Parsed]]:
-    return [
-        (message, parse(message.body, mailbox_email=mailbox_email, own_message_ids=set()))
-        for message in sorted(fetched, key=lambda m: m.uid)
-    ]
 
 
 async def _new_rows(
