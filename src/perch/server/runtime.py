@@ -11,6 +11,7 @@ import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -52,6 +53,9 @@ def client_ssl_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+SHUTDOWN_GRACE = timedelta(seconds=20)
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         catalog.load_all()
@@ -71,6 +75,7 @@ class Runtime:
             settings.rate_concurrency, settings.rate_queue, settings.rate_wait.total_seconds()
         )
         self.broker_started = False
+        self._running: set[asyncio.Task[Any]] = set()  # jobs this process is running now
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -93,7 +98,13 @@ class Runtime:
     async def _run_job(self, job_id: int) -> None:
         from perch.server.worker.runner import run_job
 
-        await run_job(self, job_id)
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await run_job(self, job_id)
+        finally:
+            self._running.discard(task)
 
     async def broker_ping(self) -> None:
         """Raises when the broker cannot be reached."""
@@ -114,7 +125,16 @@ class Runtime:
         self.broker_started = True
 
     async def close(self) -> None:
+        """Let running jobs finish (up to ``SHUTDOWN_GRACE``; one still running then is picked
+        up again after its lease, like any abandoned job), then release everything."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=SHUTDOWN_GRACE.total_seconds())
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.broker.shutdown(), timeout=10)
+        for resource in self.state.values():  # per-process pools (IMAP threads, parse workers)
+            close = getattr(resource, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
         await self.http.aclose()
         await self.engine.dispose()

@@ -218,3 +218,17 @@ async def test_periodic_producer_runs_on_the_leader_only(runtime: Runtime, setti
         assert len(beats) == 1 and beats[0].enqueued_by == runtime.node
     finally:
         await other.close()
+
+
+async def test_closing_the_runtime_lets_a_running_job_finish(runtime: Runtime) -> None:
+    await runtime.start_broker(worker=True)
+    async with runtime.session() as session:
+        job = await enqueue(session, "test.slow", {})
+
+    async def started() -> bool:
+        return RUNS == [("slow", 1)]
+
+    await _until(started)
+    asyncio.get_running_loop().call_later(0.2, GATE["slow"].set)
+    await runtime.close()  # waits for the job instead of cutting it off
+    assert (await _job(runtime, job.id)).status == JobStatus.done
