@@ -122,3 +122,38 @@ async def test_a_bad_limit_is_400(user: ApiUser) -> None:
     response = await user.client.get(LIST, params={"limit": 0})
     assert response.status_code == 400
     assert response.json()["detail"] == "Value of limit is incorrect."
+
+
+@pytest.mark.notify_smtp("none")
+async def test_notifications_are_marked_read_one_or_all(user: ApiUser, other_user: ApiUser) -> None:
+    await finished_batch(user.client, ["IN_APP"])
+    await finished_batch(user.client, ["IN_APP"])
+    await finished_batch(other_user.client, ["IN_APP"])
+    newest, oldest = (await user.client.get(LIST)).json()["notifications"]
+
+    response = await user.client.post(f"{LIST}/{oldest['id']}/read")
+    assert response.status_code == 200
+    assert response.json() == {**oldest, "read": True}
+    again = await user.client.post(f"{LIST}/{oldest['id']}/read")  # idempotent
+    assert again.status_code == 200 and again.json()["read"] is True
+    unread = (await user.client.get(LIST, params={"read": False})).json()["notifications"]
+    assert [n["id"] for n in unread] == [newest["id"]]
+    read = (await user.client.get(LIST, params={"read": True})).json()["notifications"]
+    assert [n["id"] for n in read] == [oldest["id"]]
+
+    assert (await user.client.post(f"{LIST}/read")).json() == {"marked": 1}
+    assert (await user.client.post(f"{LIST}/read")).json() == {"marked": 0}
+    assert all(n["read"] for n in (await user.client.get(LIST)).json()["notifications"])
+    others = (await other_user.client.get(LIST)).json()["notifications"]
+    assert [n["read"] for n in others] == [False]  # another account's stay unread
+
+
+@pytest.mark.notify_smtp("none")
+async def test_another_accounts_notification_is_404(user: ApiUser, other_user: ApiUser) -> None:
+    await finished_batch(other_user.client, ["IN_APP"])
+    (theirs,) = (await other_user.client.get(LIST)).json()["notifications"]
+    for notification_id in (theirs["id"], 999_999):
+        response = await user.client.post(f"{LIST}/{notification_id}/read")
+        assert response.status_code == 404
+        assert response.json()["detail"] == "Requested resource does not exist"
+    assert (await other_user.client.get(LIST)).json()["notifications"][0]["read"] is False

@@ -20,6 +20,10 @@ class NotificationList(BaseModel):
     notifications: list[NotificationRead]
 
 
+class MarkedRead(BaseModel):
+    marked: int = Field(description="how many were unread until now")
+
+
 class MailDeliveryRead(BaseModel):
     """The completion e-mail of a batch."""
 

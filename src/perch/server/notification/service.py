@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perch.server.auth import repository as auth_repository
+from perch.server.errors import NotFound
 from perch.server.kit.timefmt import iso_z
 from perch.server.models import Account
 from perch.server.models.notification import Notification, NotificationChannel, NotificationStatus
@@ -15,6 +16,7 @@ from perch.server.notification.schemas import (
     BatchNotificationsRead,
     InAppDeliveryRead,
     MailDeliveryRead,
+    MarkedRead,
     NotificationList,
     NotificationRead,
 )
@@ -108,9 +110,27 @@ def _mail_delivery(row: Notification | None) -> MailDeliveryRead:
     )
 
 
-async def list_in_app(session: AsyncSession, account: Account, limit: int) -> NotificationList:
-    rows = await repository.in_app(session, account.id, limit)
+async def list_in_app(
+    session: AsyncSession, account: Account, limit: int, read: bool | None = None
+) -> NotificationList:
+    rows = await repository.in_app(session, account.id, limit, read)
     return NotificationList(notifications=[_read(row) for row in rows])
+
+
+async def mark_read(
+    session: AsyncSession, account: Account, notification_id: int
+) -> NotificationRead:
+    """Idempotent: marking a read notification again changes nothing. Another account's
+    notification (or a mail one) does not exist here."""
+    await repository.mark_read(session, account.id, notification_id)
+    row = await repository.in_app_one(session, account.id, notification_id)
+    if row is None:
+        raise NotFound()
+    return _read(row)
+
+
+async def mark_all_read(session: AsyncSession, account: Account) -> MarkedRead:
+    return MarkedRead(marked=await repository.mark_read(session, account.id, None))
 
 
 def _read(row: Notification) -> NotificationRead:
