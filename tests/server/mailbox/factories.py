@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from perch.server.kit.crypto import SecretBox
+from perch.server.kit.timefmt import utcnow
 from perch.server.models.mailbox import (
     Mailbox,
     MailboxImap,
@@ -27,6 +28,8 @@ async def batch(
     """A batch whose items are in the given states (emails m0@example.com, m1@...)."""
     async with runtime.session() as session:
         row = MailboxBatch(account_id=account_id, size=len(statuses), notification_types=[])
+        if BatchItemStatus.pending not in statuses:
+            row.finished_at = utcnow()  # as batch_service.finish leaves it
         session.add(row)
         await session.flush()
         for index, status in enumerate(statuses):

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from perch.sandbox import SandboxIMAP, SandboxSMTP
+from perch.server.mailbox import batch_service
+from perch.server.models.mailbox_batch import MailboxBatch
 from perch.server.models.mailbox_batch_item import BatchItemStatus as S
 from perch.server.runtime import Runtime
 from tests.fixtures.app import ApiUser
@@ -148,3 +151,21 @@ async def test_a_connected_mailbox_cannot_be_submitted_again(
     assert await conflict(user, again) == [
         f"mailbox[0].smtp_email {ALICE} is already connected to this account"
     ]
+
+
+async def test_a_batch_is_finished_only_with_its_notifications(
+    user: ApiUser, runtime: Runtime
+) -> None:
+    """Every mailbox reported but the batch not yet closed (the moment before ``finish``
+    commits the completion notifications): not finished yet, so a client polling for
+    ``processing_finished`` never sees a finished batch without its notifications."""
+    batch_id = await factories.batch(runtime, user.account.id, [S.connected])
+    async with runtime.session() as session:
+        await session.execute(
+            update(MailboxBatch).where(MailboxBatch.id == batch_id).values(finished_at=None)
+        )
+    body = await summary(user.client, batch_id)
+    assert (body["processing_finished"], body["pending_mailboxes_count"]) == (False, 0)
+    async with runtime.session() as session:
+        assert await batch_service.finish(session, batch_id)
+    assert (await summary(user.client, batch_id))["processing_finished"] is True

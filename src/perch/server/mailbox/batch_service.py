@@ -158,7 +158,9 @@ async def summary(session: AsyncSession, account: Account, batch_id: int) -> Bat
     items = await repository.items(session, batch.id)
     by_status = {status: [i for i in items if i.status == status] for status in BatchItemStatus}
     return BatchSummaryRead(
-        processing_finished=not by_status[BatchItemStatus.pending],
+        # finished_at is set in the transaction that creates the completion notifications, so a
+        # finished batch always shows them (no pending item alone would be a moment too soon)
+        processing_finished=batch.finished_at is not None,
         batch_size=batch.size,
         pending_mailboxes_count=len(by_status[BatchItemStatus.pending]),
         connected_mailboxes_count=len(by_status[BatchItemStatus.connected]),
