@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from email.message import EmailMessage
 
 from sqlalchemy import select
@@ -152,3 +153,62 @@ async def test_two_syncs_of_one_mailbox_at_once_store_each_message_once(
     assert first is not None and second is not None
     assert first.imported + second.imported == 5
     assert len(await stored(runtime)) == 5
+
+
+class _CuttingProxy:
+    """A loopback TCP relay to the IMAP server that drops the connection once the server has
+    sent ``limit`` bytes: a server going away in the middle of a FETCH."""
+
+    def __init__(self, host: str, port: int, limit: int) -> None:
+        self.upstream, self.limit = (host, port), limit
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> _CuttingProxy:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, cap: int) -> None:
+            sent = 0
+            while sent < cap and (data := await src.read(16384)):
+                dst.write(data[: cap - sent])
+                sent += len(data)
+                await dst.drain()
+            for stream in (writer, up_writer):
+                stream.close()
+
+        await asyncio.gather(
+            pump(reader, up_writer, 1 << 60),
+            pump(up_reader, writer, self.limit),
+            return_exceptions=True,
+        )
+
+
+async def test_a_server_lost_in_the_middle_of_a_fetch_is_recorded(
+    user: ApiUser,
+    runtime: Runtime,
+    make_peer_mailbox: MakePeerMailbox,
+    imap_server: SandboxIMAP,
+) -> None:
+    for n in range(300):
+        await imap_server.append(ALICE, "INBOX", mail(n))
+    _, imap = await make_peer_mailbox(user.account.id, ALICE, ALICE_PASSWORD)
+    async with _CuttingProxy("127.0.0.1", imap_server.starttls_port, 60_000) as proxy:
+        async with runtime.session() as session:
+            row = await session.get(MailboxImap, imap.id)
+            assert row is not None
+            row.port = proxy.port
+        assert await sync.sync_mailbox(runtime, imap.id) is None
+    async with runtime.session() as session:
+        row = await session.get(MailboxImap, imap.id)
+    assert row is not None and row.sync_failures == 1
+    assert row.sync_error is not None and row.sync_error.startswith("IMAP_DISCONNECTED")
+    assert row.last_uid is None and await stored(runtime) == []  # no half-stored chunk

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import imaplib
+import io
 import locale
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -90,3 +92,32 @@ async def test_fetch_from_dovecot(dovecot: Dovecot, sandbox_ca: SandboxCA) -> No
     fetched = {m.uid: m for m in await _fetch_all(server, sandbox_ca)}
     assert fetched[uid].body == body
     assert "\\Seen" in fetched[uid].flags
+
+
+class _Wire:
+    """The two reads ``_answer`` makes of an imaplib connection, over fixed server bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self._stream = io.BytesIO(data)
+
+    def readline(self) -> bytes:
+        return self._stream.readline()
+
+    def read(self, size: int) -> bytes:
+        return self._stream.read(size)
+
+
+def test_a_literal_in_someone_elses_answer_is_read_past() -> None:
+    wire = _Wire(
+        b"* OK [ALERT] {8}\r\nPF1 OK x\r\n* 4 EXISTS\r\n"  # a literal that looks tagged
+        b"* 1 FETCH (UID 3 FLAGS () BODY[] {2}\r\nhi)\r\nPF1 OK done\r\n"
+    )
+    (message,) = imap_fetch.parse(imap_fetch._answer(wire, b"PF1"))  # type: ignore[arg-type]
+    assert (message.uid, message.body) == (3, b"hi")
+
+
+def test_a_refused_fetch_and_a_lost_connection_are_errors() -> None:
+    with pytest.raises(imaplib.IMAP4.error, match="fetch failed"):
+        imap_fetch._answer(_Wire(b"PF2 NO [SERVERBUG] oops\r\n"), b"PF2")  # type: ignore[arg-type]
+    with pytest.raises(imaplib.IMAP4.abort):
+        imap_fetch._answer(_Wire(b"* 1 FETCH (UID 3 BODY[] {9}\r\nshort"), b"PF3")  # type: ignore[arg-type]

@@ -123,10 +123,10 @@ async def own_message_ids(session: AsyncSession, account_id: int, ids: list[str]
 
 
 async def add_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """One multi-row INSERT of ``inbox_message`` values, all with the same keys (no unit of work
-    and no ORM objects: a large sync inserts thousands of rows). A message the mailbox already
-    has (same dedupe key, e.g. stored by a concurrent sync) is skipped, not an error. Returns how
-    many rows were new."""
+    """Insert ``inbox_message`` values, all with the same keys, in one statement (no unit of
+    work and no ORM objects: a large sync inserts thousands of rows). A message the mailbox
+    already has (same dedupe key, e.g. stored by a concurrent sync) is skipped, not an error.
+    Returns how many rows were new."""
     if not rows:
         return 0
     table: Table = InboxMessage.__table__  # type: ignore[assignment]  # Core, not the ORM
@@ -137,7 +137,8 @@ async def add_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> int
 
 
 async def _add_sqlite(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """SQLite: the driver's own executemany, values converted by each column's type.
+    """SQLite (always aiosqlite: SQLAlchemy's only async SQLite driver): the driver's own
+    executemany, values converted by each column's type.
 
     SQLAlchemy's per-row parameter handling and its cursor adapter cost three times what
     SQLite needs for the INSERT itself (docs/performance.md); the statement still comes from
@@ -148,8 +149,6 @@ async def _add_sqlite(connection: AsyncConnection, table: Table, rows: list[dict
     stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=_DEDUPE)
     compiled = stmt.compile(dialect=connection.dialect, column_keys=list(rows[0]))
     values = _in_order(connection.dialect, table, list(compiled.positiontup or ()), rows)
-    if connection.dialect.driver != "aiosqlite":
-        return int((await connection.exec_driver_sql(str(compiled), values)).rowcount)
     driver: Any = (await connection.get_raw_connection()).driver_connection
     cursor = await driver.executemany(str(compiled), values)
     return int(cursor.rowcount)

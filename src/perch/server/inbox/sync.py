@@ -176,13 +176,16 @@ async def _import_all(
     """
     fetched: asyncio.Queue[list[FetchedMessage] | None] = asyncio.Queue(maxsize=2)
     parsed: asyncio.Queue[list[tuple[FetchedMessage, Parsed]] | None] = asyncio.Queue(maxsize=2)
-    async with asyncio.TaskGroup() as group:
-        group.create_task(_fetch_stage(session, chunks, fetched))
-        group.create_task(_parse_stage(parse_pool(runtime), fetched, parsed, mailbox.email))
-        for chunk in chunks:
-            items = await parsed.get()
-            assert items is not None  # one parsed batch per chunk, then the end marker
-            await _store_chunk(runtime, imap, mailbox, uidvalidity, chunk, items, result)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_fetch_stage(session, chunks, fetched))
+            group.create_task(_parse_stage(parse_pool(runtime), fetched, parsed, mailbox.email))
+            for chunk in chunks:
+                items = await parsed.get()
+                assert items is not None  # one parsed batch per chunk, then the end marker
+                await _store_chunk(runtime, imap, mailbox, uidvalidity, chunk, items, result)
+    except ExceptionGroup as failed:  # a stage failed and the others were stopped
+        raise failed.exceptions[0] from None  # as itself: a MailError is recorded on the mailbox
 
 
 async def _fetch_stage(

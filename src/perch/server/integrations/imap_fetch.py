@@ -80,16 +80,17 @@ def _answer(imap: imaplib.IMAP4, tag: bytes) -> list[Any]:
                 raise IMAPClientError(f"fetch failed: {line!r}")
             return data
         fetch = _FETCH.match(line)
-        if fetch is None:
-            continue  # another untagged answer (EXISTS, EXPUNGE, OK [...]): not ours
-        line = fetch.group(1) + b" " + line[fetch.end() :]  # as imaplib keeps it
-        while (literal := _LITERAL.search(line)) is not None:
+        if fetch is not None:
+            line = fetch.group(1) + b" " + line[fetch.end() :]  # as imaplib keeps it
+        parts: list[Any] = []
+        while (literal := _LITERAL.search(line)) is not None:  # read any literal, ours or not
             body = imap.read(int(literal.group(1)))
             if len(body) != int(literal.group(1)):
                 raise imaplib.IMAP4.abort("socket error: EOF in a literal")
-            data.append((line, body))
+            parts.append((line, body))
             line = _line(imap)
-        data.append(line)
+        if fetch is not None:  # other untagged answers (EXISTS, EXPUNGE, OK ...) are not ours
+            data += [*parts, line]
 
 
 def _line(imap: imaplib.IMAP4) -> bytes:
